@@ -1,0 +1,125 @@
+"""Losses: importance-weighted squared error and softmax cross-entropy.
+
+Both work per instance: with a leading instance axis, pred: (I, B, n) gives a loss of shape (I,), one
+number per model. Train on their sum, `loss.sum().backward()`: the instances share no parameters, so each
+model receives exactly the gradient of its own loss.
+"""
+import numpy as np
+
+from . import kernels
+from .ops import _result
+from .tensor import Tensor, as_tensor
+
+
+def _constant(x, like, name):
+    """A target or weight as an array of like's dtype. Targets are data, not parameters: no gradient
+    flows into them (pass a Tensor's .data if it is computed)."""
+    if isinstance(x, Tensor):
+        if x.dtype != like.dtype:
+            raise TypeError(f"{name}: expected dtype {like.dtype} to match the predictions, got {x.dtype}")
+        return x.data
+    arr = np.asarray(x)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{name}: expected numbers, got an array of dtype {arr.dtype}")
+    return arr.astype(like.dtype, copy=False)
+
+
+def mse(pred, target, weight=None):
+    """Importance-weighted squared error: loss = mean over the batch of sum_f weight_f (pred_f - target_f)².
+
+    pred, target: (..., B, n)   weight: (n,) or (..., n), one importance per feature (default 1)
+    -> loss: (...)  one value per instance (a scalar without an instance axis)
+    dpred = 2 weight (pred - target) / B
+    """
+    pred = as_tensor(pred)
+    if pred.ndim < 2:
+        raise ValueError(f"mse: pred must have shape (..., batch, features), got {pred.shape}")
+    target = _constant(target, pred, "mse: target")
+    if target.shape != pred.shape:
+        raise ValueError(f"mse: target must have the shape of pred {pred.shape}, got {target.shape}")
+    if not np.all(np.isfinite(target)):
+        raise ValueError("mse: target contains NaN or infinity")
+    batch = pred.shape[-2]
+    if weight is None:
+        w = np.ones((), dtype=pred.dtype)
+    else:
+        w = _constant(weight, pred, "mse: weight")
+        if w.ndim < 1 or w.shape[-1] != pred.shape[-1]:
+            raise ValueError(f"mse: weight must have shape (..., {pred.shape[-1]}), one per feature, got {w.shape}")
+        if not np.all(np.isfinite(w)):
+            raise ValueError("mse: weight contains NaN or infinity")
+        w = w[..., None, :]                            # (..., 1, n): the same importance for every example
+    diff = pred.data - target
+
+    def backward(g):
+        return (np.asarray(g)[..., None, None] * (2.0 / batch) * w * diff,)
+    loss = (w * diff * diff).sum(axis=(-2, -1)) / batch
+    return _result(loss.astype(pred.dtype), (pred,), backward, "mse")
+
+
+REDUCTIONS = ("mean", "mean_all", "sum", "none")
+
+
+def cross_entropy(logits, target, reduction="mean"):
+    """Softmax cross-entropy, numerically stable for logits of any size.
+
+    logits: (..., B, C)
+    target: integer labels (B,) shared by every instance or (..., B) per instance,
+            or probabilities (..., B, C) (soft labels; each row sums to 1)
+    reduction: "mean" over the batch -> (...); "mean_all" over batch and classes, i.e. CE / C, as in the
+               grokking notebook -> (...); "sum" over the batch -> (...); "none" -> (..., B)
+    dlogits = (softmax(logits) - target) times the reduction's scale
+    """
+    logits = as_tensor(logits)
+    if logits.ndim < 2:
+        raise ValueError(f"cross_entropy: logits must have shape (..., batch, classes), got {logits.shape}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    B, C = logits.shape[-2:]
+    z = np.ascontiguousarray(logits.data).reshape(-1, C)
+    raw = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if raw.ndim == logits.ndim and raw.shape[-1] == C and np.issubdtype(raw.dtype, np.floating):
+        soft = _probabilities(raw, logits)
+        loss, dz = kernels.softmax_xent_soft(z, np.ascontiguousarray(soft).reshape(-1, C))
+    else:
+        labels = _labels(raw, logits)
+        loss, dz = kernels.softmax_xent_hard(z, labels.reshape(-1))
+    loss = loss.reshape(logits.shape[:-1])
+    dz = dz.reshape(logits.shape)
+    scale = {"mean": 1.0 / B, "mean_all": 1.0 / (B * C), "sum": 1.0, "none": 1.0}[reduction]
+    out = loss if reduction == "none" else loss.sum(axis=-1) * scale
+
+    def backward(g):
+        g = np.asarray(g) * scale
+        return ((g[..., None] if reduction == "none" else g[..., None, None]) * dz,)
+    return _result(out.astype(logits.dtype), (logits,), backward, "cross_entropy")
+
+
+def _labels(raw, logits):
+    """Integer labels broadcast to logits' (..., B), checked for range."""
+    B, C = logits.shape[-2:]
+    if raw.dtype == np.bool_ or not np.issubdtype(raw.dtype, np.integer):
+        raise TypeError(f"cross_entropy: target must be integer labels of shape (B,) or (..., B), or "
+                        f"probabilities of shape {logits.shape}; got dtype {raw.dtype} and shape {raw.shape}")
+    lead = logits.shape[:-2]
+    if raw.shape != (B,) and raw.shape != lead + (B,):
+        raise ValueError(f"cross_entropy: labels must have shape ({B},) or {lead + (B,)} for logits of shape "
+                         f"{logits.shape}, got {raw.shape}")
+    if raw.size and (raw.min() < 0 or raw.max() >= C):
+        raise ValueError(f"cross_entropy: labels must lie in [0, {C}), got range [{raw.min()}, {raw.max()}]")
+    return np.ascontiguousarray(np.broadcast_to(raw, lead + (B,))).astype(np.int64, copy=False)
+
+
+def _probabilities(raw, logits):
+    """Soft labels: non-negative rows that sum to 1, of logits' shape and dtype."""
+    if raw.shape != logits.shape:
+        raise ValueError(f"cross_entropy: soft targets must have the shape of logits {logits.shape}, got {raw.shape}")
+    raw = _constant(raw, logits, "cross_entropy: soft targets")
+    if not np.all(np.isfinite(raw)) or raw.min() < 0:
+        raise ValueError("cross_entropy: soft targets must be finite and non-negative (probabilities)")
+    row_sums = raw.sum(axis=-1)
+    tol = 1e-4 if raw.dtype == np.float32 else 1e-8
+    if not np.allclose(row_sums, 1.0, atol=tol * raw.shape[-1]):
+        worst = row_sums.reshape(-1)[np.argmax(np.abs(row_sums - 1).reshape(-1))]
+        raise ValueError(f"cross_entropy: each soft-target row must sum to 1, found a row summing to {worst:.6g}")
+    return raw
