@@ -62,10 +62,19 @@ def scatter_add_rows_numpy(dW, idx, g):
 # NumPy's SIMD exp takes under 1 ns). So each kernel is three passes: numba shifts every row by its max,
 # NumPy exponentiates in place, numba finishes loss and gradient in one more pass. NumPy alone makes
 # about seven passes and several temporaries.
+#
+# Subnormals: once a model is confident, most softmax probabilities fall below the smallest normal float
+# (1.2e-38 in float32). x86 CPUs compute with such subnormal numbers 10-100x slower (measured here: the
+# (911, 67) exp 17x, the backward matmuls through the logits 100x), which made late grokking steps 15x
+# slower than early ones. We flush them to exactly 0, as GPUs do: they are below the resolution of any
+# gradient they would be added to. The loss multiplies dlogits by its reduction's scale (1 / (B C) for the
+# grokking notebook's CE/67: 1.6e-5), so the caller passes `flush_below` = tiny / scale: a probability is
+# flushed when its share of the final gradient would be subnormal.
 
 @njit(**FAST)
-def _shift_by_row_max(logits, out):
-    """out_rc = z_rc - max_c z_rc  (every exp of it lies in (0, 1]: finite for logits of any size).
+def _shift_by_row_max(logits, out, log_tiny):
+    """out_rc = z_rc - max_c z_rc  (every exp of it lies in (0, 1]: finite for logits of any size),
+    or -inf where exp would be subnormal (below e^log_tiny), so that it comes out exactly 0.
     Returns the row maxima."""
     R, C = logits.shape
     zmax = np.empty(R, dtype=logits.dtype)
@@ -75,12 +84,26 @@ def _shift_by_row_max(logits, out):
             m = max(m, logits[r, c])
         zmax[r] = m
         for c in range(C):
-            out[r, c] = logits[r, c] - m
+            d = logits[r, c] - m
+            out[r, c] = d if d > log_tiny else -np.inf
     return zmax
 
 
+def _softmax_numerators(logits):
+    """exp(z - rowmax) with subnormals flushed to 0, and the row maxima."""
+    e = np.empty_like(logits)
+    zmax = _shift_by_row_max(logits, e, np.log(np.finfo(logits.dtype).tiny))
+    np.exp(e, out=e)
+    return e, zmax
+
+
+def _flush_below(x, threshold):
+    x[np.abs(x) < threshold] = 0
+    return x
+
+
 @njit(**FAST)
-def _finish_hard(logits, labels, zmax, e):
+def _finish_hard(logits, labels, zmax, e, tiny):
     R, C = e.shape
     loss = np.empty(R, dtype=e.dtype)
     for r in range(R):
@@ -90,34 +113,38 @@ def _finish_hard(logits, labels, zmax, e):
         loss[r] = zmax[r] + math.log(total) - logits[r, labels[r]]
         inv = 1.0 / total
         for c in range(C):
-            e[r, c] *= inv
+            q = e[r, c] * inv
+            e[r, c] = q if q >= tiny else 0.0          # flush subnormal probabilities
         e[r, labels[r]] -= 1.0
     return loss
 
 
-def softmax_xent_hard(logits, labels):
+def softmax_xent_hard(logits, labels, flush_below=None):
     """Per row r: loss_r = logsumexp(z_r) - z_r[label_r];  dz_r = softmax(z_r) - onehot(label_r).
 
     logits: (R, C) float   labels: (R,) int   ->  loss: (R,), dlogits: (R, C)
+    Probabilities below flush_below (default: the smallest normal float) are set to 0 in dlogits.
     """
-    dlogits = np.empty_like(logits)
-    zmax = _shift_by_row_max(logits, dlogits)
-    np.exp(dlogits, out=dlogits)
-    return _finish_hard(logits, labels, zmax, dlogits), dlogits
+    e, zmax = _softmax_numerators(logits)
+    return _finish_hard(logits, labels, zmax, e, _threshold(logits, flush_below)), e
 
 
-def softmax_xent_hard_numpy(logits, labels):
+def _threshold(logits, flush_below):
+    return np.finfo(logits.dtype).tiny if flush_below is None else flush_below
+
+
+def softmax_xent_hard_numpy(logits, labels, flush_below=None):
     z = logits - logits.max(axis=1, keepdims=True)
     lse = np.log(np.exp(z).sum(axis=1))
     rows = np.arange(len(labels))
     loss = lse - z[rows, labels]
-    dlogits = np.exp(z - lse[:, None])
+    dlogits = _flush_below(np.exp(z - lse[:, None]), _threshold(logits, flush_below))
     dlogits[rows, labels] -= 1
     return loss, dlogits
 
 
 @njit(**FAST)
-def _finish_soft(logits, target, zmax, e):
+def _finish_soft(logits, target, zmax, e, tiny):
     R, C = e.shape
     loss = np.empty(R, dtype=e.dtype)
     for r in range(R):
@@ -131,27 +158,27 @@ def _finish_soft(logits, target, zmax, e):
         loss[r] = (zmax[r] + math.log(total)) * mass - tz
         scale = mass / total
         for c in range(C):
-            e[r, c] = e[r, c] * scale - target[r, c]
+            q = e[r, c] * scale
+            e[r, c] = (q if q >= tiny else 0.0) - target[r, c]
     return loss
 
 
-def softmax_xent_soft(logits, target):
+def softmax_xent_soft(logits, target, flush_below=None):
     """Per row r: loss_r = sum_c t_rc (logsumexp(z_r) - z_rc);  dz_r = softmax(z_r) sum_c t_rc - t_r.
 
     logits, target: (R, C), target rows are probabilities  ->  loss: (R,), dlogits: (R, C)
+    Probabilities below flush_below (default: the smallest normal float) are set to 0 in dlogits.
     """
-    dlogits = np.empty_like(logits)
-    zmax = _shift_by_row_max(logits, dlogits)
-    np.exp(dlogits, out=dlogits)
-    return _finish_soft(logits, target, zmax, dlogits), dlogits
+    e, zmax = _softmax_numerators(logits)
+    return _finish_soft(logits, target, zmax, e, _threshold(logits, flush_below)), e
 
 
-def softmax_xent_soft_numpy(logits, target):
+def softmax_xent_soft_numpy(logits, target, flush_below=None):
     z = logits - logits.max(axis=1, keepdims=True)
     lse = np.log(np.exp(z).sum(axis=1))
     mass = target.sum(axis=1)
     loss = (lse * mass - (target * z).sum(axis=1))
-    dlogits = np.exp(z - lse[:, None]) * mass[:, None] - target
+    dlogits = _flush_below(np.exp(z - lse[:, None]) * mass[:, None], _threshold(logits, flush_below)) - target
     return loss, dlogits
 
 
@@ -220,9 +247,10 @@ def sample_sparse(rng, out, p):
         i = -1
         while True:
             u = 1.0 - rng.random()                     # in (0, 1]: log is finite
-            i += 1 + int(math.log(u) / log_q)
-            if i >= size:
+            gap = math.log(u) / log_q                  # compare as a float: at tiny p it overflows an int
+            if gap >= size - 1 - i:
                 break
+            i += 1 + int(gap)
             flat[i] = rng.random()
 
 

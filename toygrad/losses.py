@@ -76,17 +76,18 @@ def cross_entropy(logits, target, reduction="mean"):
     if reduction not in REDUCTIONS:
         raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
     B, C = logits.shape[-2:]
+    scale = {"mean": 1.0 / B, "mean_all": 1.0 / (B * C), "sum": 1.0, "none": 1.0}[reduction]
+    flush = np.finfo(logits.dtype).tiny / scale       # see kernels.py: keep subnormals out of the backward
     z = np.ascontiguousarray(logits.data).reshape(-1, C)
     raw = target.data if isinstance(target, Tensor) else np.asarray(target)
     if raw.ndim == logits.ndim and raw.shape[-1] == C and np.issubdtype(raw.dtype, np.floating):
         soft = _probabilities(raw, logits)
-        loss, dz = kernels.softmax_xent_soft(z, np.ascontiguousarray(soft).reshape(-1, C))
+        loss, dz = kernels.softmax_xent_soft(z, np.ascontiguousarray(soft).reshape(-1, C), flush)
     else:
         labels = _labels(raw, logits)
-        loss, dz = kernels.softmax_xent_hard(z, labels.reshape(-1))
+        loss, dz = kernels.softmax_xent_hard(z, labels.reshape(-1), flush)
     loss = loss.reshape(logits.shape[:-1])
     dz = dz.reshape(logits.shape)
-    scale = {"mean": 1.0 / B, "mean_all": 1.0 / (B * C), "sum": 1.0, "none": 1.0}[reduction]
     out = loss if reduction == "none" else loss.sum(axis=-1) * scale
 
     def backward(g):

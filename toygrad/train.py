@@ -17,13 +17,14 @@ and around it the bookkeeping a long run needs:
   good checkpoint stays on disk.
 """
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from .files import atomic_open
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -131,14 +132,8 @@ def save_checkpoint(path, step, params, optimizer, rngs, run):
         arrays.update({f"snapshot/{s}/{name}": a for name, a in snap.items()})
     meta = {"step": step, "rngs": [r.bit_generator.state for r in rngs]}
     arrays["meta"] = np.array(json.dumps(meta))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_open(path) as f:
         np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path, params, optimizer, rngs, run):
