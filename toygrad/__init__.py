@@ -2,6 +2,10 @@
 
 Read it in this order: tensor.py (the tape), ops.py, losses.py, optim.py, init.py, kernels.py, gradcheck.py.
 """
+import os
+
+from threadpoolctl import threadpool_limits
+
 from . import init, kernels, optim
 from .gradcheck import GradcheckError, gradcheck
 from .init import initialise
@@ -11,6 +15,14 @@ from .optim import SGD, Adam, AdamW, schedule
 from .tensor import Tensor
 
 __version__ = "0.1.0"
+
+# Toy models multiply small matrices. At those sizes a second BLAS thread costs more in hand-off than it
+# gains, and when the cores are busy OpenBLAS threads spin and wait: measured on this project's 2-core
+# machine under load, (24x500) @ (500x67) took 24 ms with OpenBLAS's 2 threads and 0.06 ms with one, while
+# a 2048² matmul ran at the same 87 GFLOP/s either way. So toygrad runs BLAS on one thread from import on.
+# Set TOYGRAD_BLAS_THREADS=N before importing toygrad to choose otherwise.
+BLAS_THREADS = int(os.environ.get("TOYGRAD_BLAS_THREADS", "1"))
+_blas_limit = threadpool_limits(BLAS_THREADS, user_api="blas")
 
 
 def parameter(name, shape, rng, dtype="float32", **kwargs):
