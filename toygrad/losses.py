@@ -44,8 +44,9 @@ def mse(pred, target, weight=None):
         w = np.ones((), dtype=pred.dtype)
     else:
         w = _constant(weight, pred, "mse: weight")
-        if w.ndim < 1 or w.shape[-1] != pred.shape[-1]:
-            raise ValueError(f"mse: weight must have shape (..., {pred.shape[-1]}), one per feature, got {w.shape}")
+        if w.ndim < 1 or w.shape[-1] != pred.shape[-1] or not _broadcasts_to(w.shape[:-1], pred.shape[:-2]):
+            raise ValueError(f"mse: weight must have shape (..., {pred.shape[-1]}), one per feature, with leading axes "
+                             f"that broadcast to pred's {pred.shape[:-2]}; got {w.shape} for pred {pred.shape}")
         if not np.all(np.isfinite(w)):
             raise ValueError("mse: weight contains NaN or infinity")
         w = w[..., None, :]                            # (..., 1, n): the same importance for every example
@@ -55,6 +56,14 @@ def mse(pred, target, weight=None):
         return (np.asarray(g)[..., None, None] * (2.0 / batch) * w * diff,)
     loss = (w * diff * diff).sum(axis=(-2, -1)) / batch
     return _result(loss.astype(pred.dtype), (pred,), backward, "mse")
+
+
+def _broadcasts_to(shape, target):
+    """Whether `shape` broadcasts to `target` without growing it (else a gradient would not fit its input)."""
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:
+        return False
 
 
 REDUCTIONS = ("mean", "mean_all", "sum", "none")
@@ -117,7 +126,8 @@ def _probabilities(raw, logits):
         raise ValueError(f"cross_entropy: soft targets must have the shape of logits {logits.shape}, got {raw.shape}")
     raw = _constant(raw, logits, "cross_entropy: soft targets")
     if not np.all(np.isfinite(raw)) or raw.min() < 0:
-        raise ValueError("cross_entropy: soft targets must be finite and non-negative (probabilities)")
+        raise ValueError("cross_entropy: soft targets must be finite and non-negative (probabilities), "
+                         f"got values from {raw.min():.6g} to {raw.max():.6g}")
     row_sums = raw.sum(axis=-1)
     tol = 1e-4 if raw.dtype == np.float32 else 1e-8
     if not np.allclose(row_sums, 1.0, atol=tol * raw.shape[-1]):

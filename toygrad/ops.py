@@ -14,9 +14,7 @@ from .tensor import Tensor, as_tensor
 
 def _result(data, parents, backward_fn, op):
     """Wrap an op's output; it needs a gradient if any parent does."""
-    needs_grad = any(p.requires_grad for p in parents)
-    return Tensor(data, requires_grad=needs_grad, _parents=parents if needs_grad else (),
-                  _backward_fn=backward_fn if needs_grad else None, op=op)
+    return Tensor._from_op(np.asarray(data), parents, backward_fn, op)
 
 
 def _pair(a, b, op):
@@ -177,10 +175,7 @@ def take_rows(W, index):
     L = int(np.prod(lead, dtype=np.int64))
     W3 = W.data.reshape(L, V, W.shape[-1])
     idx2 = idx.reshape(-1 if idx.ndim > 1 else 1, idx.shape[-1]).astype(np.int64)
-    if idx.ndim == 1:
-        data = W.data[..., idx, :]
-    else:
-        data = np.take_along_axis(W3, idx2[:, :, None], axis=1).reshape(lead + (idx.shape[-1], W.shape[-1]))
+    data = kernels.gather_rows(np.ascontiguousarray(W3), idx2).reshape(lead + (idx.shape[-1], W.shape[-1]))
 
     def backward(g):
         dW = np.zeros_like(W3)

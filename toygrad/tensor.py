@@ -42,6 +42,16 @@ class Tensor:
         self._backward_fn = _backward_fn
         self.op = op
 
+    @classmethod
+    def _from_op(cls, data, parents, backward_fn, op):
+        """An op's result (see ops._result): data is already a float array of the right dtype, so skip
+        __init__'s conversions, which would cost more than many small ops themselves."""
+        t = cls.__new__(cls)
+        t.data, t.grad, t.op = data, None, op
+        t.requires_grad = any(p.requires_grad for p in parents)
+        t._parents, t._backward_fn = (parents, backward_fn) if t.requires_grad else ((), None)
+        return t
+
     # --- plain array facts -------------------------------------------------------------------
     @property
     def shape(self):

@@ -1,0 +1,142 @@
+"""Every numba kernel equals its plain NumPy twin on drawn inputs, in float32 and float64.
+
+The kernels compile with fast-math reassociation (kernels.FAST): LLVM may reorder sums and fuse multiply-adds,
+so results can differ from NumPy in the last bits. Hence rtol 1e-5 in float32 and 1e-12 in float64: room
+for reordering (float32 eps is 1.2e-7, float64's 2.2e-16), far too little for a wrong formula. The inputs are
+O(1), so a rounding difference is about that size in absolute terms too, also in an entry that cancels to ~0:
+the same number serves as atol.
+"""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from strategies import floats, integers, probability_rows, shapes, sizes
+from toygrad import kernels
+
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def assert_twins(actual, expected, dtype):
+    np.testing.assert_allclose(actual, expected, rtol=TOL[dtype], atol=TOL[dtype], strict=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_relu_backward(dtype, data):
+    shape = data.draw(shapes())
+    x, g = data.draw(floats(shape, dtype)), data.draw(floats(shape, dtype))
+    np.testing.assert_array_equal(kernels.relu_backward(x, g), kernels.relu_backward_numpy(x, g), strict=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shared", [True, False], ids=["shared index", "per-instance index"])
+@given(data=st.data())
+def test_scatter_add_rows(dtype, shared, data):
+    L, V, d, B = (data.draw(sizes) for _ in range(4))
+    dW = data.draw(floats((L, V, d), dtype))                   # not zeros: the kernel must add, not overwrite
+    index = data.draw(integers((1 if shared else L, B + 2), V))
+    g = data.draw(floats((L, B + 2, d), dtype))
+    expected = dW.copy()
+    kernels.scatter_add_rows(dW, index, g)
+    kernels.scatter_add_rows_numpy(expected, index, g)
+    assert_twins(dW, expected, dtype)
+
+
+# probabilities below flush_below become 0 in dlogits (None: below the smallest normal float); with logits in
+# [-2, 2] softmax entries lie in [0.004, 1], so 0.05 and 0.3 flush some of them
+FLUSH_BELOW = st.sampled_from([None, 0.05, 0.3])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data(), flush_below=FLUSH_BELOW)
+def test_softmax_xent_hard(dtype, flush_below, data):
+    R, C = data.draw(sizes), data.draw(st.integers(2, 5))
+    logits, labels = data.draw(floats((R, C), dtype)), data.draw(integers((R,), C))
+    for actual, expected in zip(kernels.softmax_xent_hard(logits, labels, flush_below),
+                                kernels.softmax_xent_hard_numpy(logits, labels, flush_below)):
+        assert_twins(actual, expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data(), flush_below=FLUSH_BELOW)
+def test_softmax_xent_soft(dtype, flush_below, data):
+    R, C = data.draw(sizes), data.draw(st.integers(2, 5))
+    logits, target = data.draw(floats((R, C), dtype)), data.draw(probability_rows((R, C), dtype))
+    for actual, expected in zip(kernels.softmax_xent_soft(logits, target, flush_below),
+                                kernels.softmax_xent_soft_numpy(logits, target, flush_below)):
+        assert_twins(actual, expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("per_instance", [False, True], ids=["scalar hyperparameters", "per-instance"])
+@given(data=st.data(), beta1=st.floats(0, 0.99), beta2=st.floats(0.5, 0.999), step=st.integers(1, 20))
+def test_adam_update(dtype, per_instance, data, beta1, beta2, step):
+    L, K = data.draw(sizes), data.draw(st.integers(1, 9))
+    p, g, m = (data.draw(floats((L, K), dtype)) for _ in range(3))
+    v = data.draw(floats((L, K), dtype).map(np.abs))                # a running mean of squares
+    # lr, decoupled decay, coupled l2, l1: (L,) or (1,), float64 as the optimizers pass them
+    hypers = [data.draw(floats((L if per_instance else 1,), bound=0.1).map(np.abs)) for _ in range(4)]
+    scalars = (beta1, beta2, 1e-8, 1 - beta1 ** step, 1 - beta2 ** step)
+    state = [a.copy() for a in (p, g, m, v)]
+    kernels.adam_update(p, g, m, v, *hypers, *scalars)
+    kernels.adam_update_numpy(*state, *hypers, *scalars)
+    for actual, expected in zip((p, m, v), (state[0], state[2], state[3])):
+        assert_twins(actual, expected, dtype)
+
+
+# --- sample_sparse: random, so compared with a plain loop of the same algorithm ------------------------------
+
+def sample_sparse_reference(rng, out, p):
+    """The kernel's algorithm in plain Python: skip a Geometric(p) number of absent entries, draw a present one."""
+    for l in range(out.shape[0]):
+        flat = np.zeros(out[l].size, out.dtype)
+        if 0 < p[l] < 1:
+            i = -1
+            while True:
+                i += 1 + math.floor(math.log(1.0 - rng.random()) / math.log1p(-p[l]))
+                if i >= flat.size:
+                    break
+                flat[i] = rng.random()
+        elif p[l] >= 1:
+            for i in range(flat.size):
+                flat[i] = rng.random()
+        out[l] = flat.reshape(out[l].shape)
+
+
+probabilities = st.one_of(st.floats(0.001, 0.999), st.sampled_from([0.0, 1.0, 1e-30]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(seed=st.integers(0, 2**32 - 1), shape=st.tuples(sizes, st.integers(1, 8), st.integers(1, 8)),
+       data=st.data())
+def test_sample_sparse_is_the_geometric_skip_algorithm_on_numpys_stream(dtype, seed, shape, data):
+    p = np.array(data.draw(st.lists(probabilities, min_size=shape[0], max_size=shape[0])))
+    out, again, expected = (np.full(shape, np.nan, dtype) for _ in range(3))
+    kernels.sample_sparse(np.random.default_rng(seed), out, p)
+    kernels.sample_sparse(np.random.default_rng(seed), again, p)
+    sample_sparse_reference(np.random.default_rng(seed), expected, p)   # numba's Generator draws NumPy's stream
+    np.testing.assert_array_equal(out, again)                              # the same seed, the same batch
+    np.testing.assert_array_equal(out, expected)                           # bit for bit
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_sample_sparse_statistics(seed):
+    p = np.array([0.01, 0.1, 0.5, 0.9, 0.0, 1.0, 1e-30])
+    out = np.empty((len(p), 1000, 20))
+    kernels.sample_sparse(np.random.default_rng(seed), out, p)
+    present = out != 0
+    n = out[0].size
+    for l in (0, 1, 2, 3):
+        standard_error = math.sqrt(p[l] * (1 - p[l]) / n)
+        assert abs(present[l].mean() - p[l]) < 5 * standard_error
+        values = out[l][present[l]]
+        assert values.min() > 0 and values.max() < 1
+        assert abs(values.mean() - 0.5) < 5 * math.sqrt(1 / 12 / values.size)    # Uniform(0, 1)
+    assert not present[4].any()                     # p = 0: all zeros
+    assert present[5].all()                         # p = 1: no zeros
+    assert not present[6].any()                     # p far below 1 / size: all zeros (and no overflow)

@@ -1,0 +1,69 @@
+"""How much faster each numba kernel is than its NumPy twin: `python -m toygrad.bench_kernels`.
+
+Inputs are lesson-sized (a grokking batch, a superposition batch); each time is the median of several runs
+after a warm-up call (so compilation is not counted).
+"""
+import time
+
+import numpy as np
+
+from .kernels import (adam_update, adam_update_numpy, gather_rows, gather_rows_numpy, relu_backward,
+                      relu_backward_numpy, sample_sparse, sample_sparse_numpy, scatter_add_rows,
+                      scatter_add_rows_numpy, softmax_xent_hard, softmax_xent_hard_numpy, softmax_xent_soft,
+                      softmax_xent_soft_numpy)
+
+
+def _timeit(fn, *args, repeat=7):
+    fn(*args)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def compare(repeat=7):
+    """Median seconds of each kernel and its NumPy twin on a typical lesson-sized input."""
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    x = rng.standard_normal((10, 1024, 20)).astype(f32)
+    g = rng.standard_normal(x.shape).astype(f32)
+    logits = rng.standard_normal((911, 67)).astype(f32)
+    labels = rng.integers(0, 67, 911)
+    soft = rng.random((911, 67)).astype(f32)
+    soft /= soft.sum(1, keepdims=True)
+    idx = rng.integers(0, 67, (1, 911))
+    rows_g = rng.standard_normal((1, 911, 24)).astype(f32)
+    p = rng.standard_normal((1, 60_000)).astype(f32)
+    one = np.ones(1, f32)
+
+    def adam(fn):
+        def run():
+            fn(p, p * 0.1, np.zeros_like(p), np.zeros_like(p), one * 1e-3, one * 1e-2, one * 0, one * 0,
+               0.9, 0.999, 1e-8, 0.1, 0.001)
+        return run
+    sparse_out = np.empty((10, 1024, 20), f32)
+    probs = 20.0 ** -np.linspace(0, 1, 10)
+    W3 = rng.standard_normal((1, 67, 24)).astype(f32)
+    cases = {
+        "gather_rows (911 rows of 24 from 67)": (lambda: gather_rows(W3, idx), lambda: gather_rows_numpy(W3, idx)),
+        "relu_backward (10x1024x20)": (lambda: relu_backward(x, g), lambda: relu_backward_numpy(x, g)),
+        "scatter_add_rows (911 rows of 24 into 67)": (
+            lambda: scatter_add_rows(np.zeros((1, 67, 24), f32), idx, rows_g),
+            lambda: scatter_add_rows_numpy(np.zeros((1, 67, 24), f32), idx, rows_g)),
+        "softmax_xent_hard (911x67)": (lambda: softmax_xent_hard(logits, labels),
+                                       lambda: softmax_xent_hard_numpy(logits, labels)),
+        "softmax_xent_soft (911x67)": (lambda: softmax_xent_soft(logits, soft),
+                                       lambda: softmax_xent_soft_numpy(logits, soft)),
+        "adam_update (60k params)": (adam(adam_update), adam(adam_update_numpy)),
+        "sample_sparse (10x1024x20, p=20^-linspace(0,1,10))": (
+            lambda: sample_sparse(rng, sparse_out, probs), lambda: sample_sparse_numpy(rng, sparse_out, probs)),
+    }
+    return {name: (_timeit(fast, repeat=repeat), _timeit(slow, repeat=repeat)) for name, (fast, slow) in cases.items()}
+
+
+if __name__ == "__main__":
+    print(f"{'kernel':52s} {'numba':>10s} {'numpy':>10s} {'speed-up':>9s}")
+    for name, (fast, slow) in compare().items():
+        print(f"{name:52s} {fast * 1e6:8.1f}us {slow * 1e6:8.1f}us {slow / fast:8.1f}x")
