@@ -103,3 +103,26 @@ def test_gradcheck_names_the_op_input_index_expected_and_actual():
     expected, actual = map(float, re.search(r"expected (\S+) .* got (\S+)", str(caught.value)).groups())
     assert actual == pytest.approx(expected / 2, rel=1e-6)
     assert expected != 0
+
+
+def test_reshape_to_an_impossible_size_names_both_shapes():
+    with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) into \(7,\)"):
+        tg.reshape(tg.Tensor(np.ones((2, 3))), 7)
+
+
+@pytest.mark.parametrize("op", [tg.linear, tg.tied])
+def test_a_weight_without_two_axes(op):
+    with pytest.raises(ValueError, match=r"W must have shape \(\.\.\., m, n\), got \(3,\)"):
+        op(tg.Tensor(np.ones((2, 3))), tg.Tensor(np.ones(3)))
+
+
+def test_sample_sparse_checks_its_arguments():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"out must be a C-contiguous float32 or float64 array of shape \(L, B, n\)"):
+        tg.kernels.sample_sparse(rng, np.zeros((4, 5)), np.ones(4))
+    with pytest.raises(ValueError, match=r"p must hold 2 probabilities in \[0, 1\].*got shape \(3,\)"):
+        tg.kernels.sample_sparse(rng, np.zeros((2, 4, 5)), np.ones(3))
+    with pytest.raises(ValueError, match=r"p must hold 2 probabilities"):
+        tg.kernels.sample_sparse(rng, np.zeros((2, 4, 5)), np.array([0.5, 1.5]))
+    with pytest.raises(TypeError, match=r"rng must be a numpy Generator, got int"):
+        tg.kernels.sample_sparse(0, np.zeros((2, 4, 5)), np.ones(2))

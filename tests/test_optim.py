@@ -154,3 +154,8 @@ def test_the_same_seed_gives_the_same_run_bit_for_bit():
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[1], other[1])          # the seed does matter
+
+
+def test_warmup_cosine_with_a_single_step_after_warmup_is_defined():
+    factor = tg.optim.warmup_cosine(total_steps=1, warmup=0.9)        # warmup rounds to the whole run
+    assert [factor(0), factor(1)] == [0.0, 1.0]

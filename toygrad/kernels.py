@@ -260,15 +260,31 @@ def adam_update_numpy(p, g, m, v, lr, decay, l2, l1, beta1, beta2, eps, bias1, b
 
 
 # --- sparse feature batches ---------------------------------------------------------------------------
-@njit(**FAST)
 def sample_sparse(rng, out, p):
     """Fill out[l] with features that are 0 with probability 1 - p[l], else Uniform[0, 1).
 
-    out: (L, B, n), overwritten.   p: (L,) feature probability per instance.
+    rng: a numpy Generator (numba draws the same stream NumPy would, and advances it)
+    out: (L, B, n) float32 or float64, C-contiguous, overwritten.   p: (L,) feature probability per instance.
     Instead of one uniform draw per entry to decide presence, jump straight to the next present entry:
     the gap between present entries is Geometric(p), drawn as floor(log U / log(1 - p)). At p = 0.01 that
     is ~2 draws per 100 entries instead of 200.
     """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"sample_sparse: rng must be a numpy Generator, got {type(rng).__name__}")
+    if not isinstance(out, np.ndarray) or out.ndim != 3 or out.dtype.type not in (np.float32, np.float64) \
+            or not out.flags.c_contiguous:
+        raise ValueError("sample_sparse: out must be a C-contiguous float32 or float64 array of shape (L, B, n), "
+                         f"got {type(out).__name__} {getattr(out, 'shape', '')} {getattr(out, 'dtype', '')}")
+    p = np.asarray(p, dtype=np.float64)
+    if p.shape != out.shape[:1] or not np.all((p >= 0) & (p <= 1)):
+        raise ValueError(f"sample_sparse: p must hold {out.shape[0]} probabilities in [0, 1] (one per instance), "
+                         f"got shape {p.shape} with values {p.min() if p.size else None}..{p.max() if p.size else None}")
+    below_one = np.nextafter(out.dtype.type(1), out.dtype.type(0))   # a float64 draw near 1 rounds up in float32
+    _sample_sparse(rng, out, p, below_one)
+
+
+@njit(**FAST)
+def _sample_sparse(rng, out, p, below_one):
     L = out.shape[0]
     size = out.shape[1] * out.shape[2]
     for l in range(L):
@@ -279,7 +295,7 @@ def sample_sparse(rng, out, p):
             continue
         if pl >= 1.0:
             for i in range(size):
-                flat[i] = rng.random()
+                flat[i] = min(rng.random(), below_one)
             continue
         log_q = math.log1p(-pl)
         i = -1
@@ -289,9 +305,10 @@ def sample_sparse(rng, out, p):
             if gap >= size - 1 - i:
                 break
             i += 1 + int(gap)
-            flat[i] = rng.random()
+            flat[i] = min(rng.random(), below_one)
 
 
 def sample_sparse_numpy(rng, out, p):
     present = rng.random(out.shape) < p[:, None, None]
-    out[...] = np.where(present, rng.random(out.shape), 0.0)
+    below_one = np.nextafter(out.dtype.type(1), out.dtype.type(0))
+    out[...] = np.where(present, np.minimum(rng.random(out.shape), below_one), 0.0)

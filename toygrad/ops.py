@@ -139,10 +139,11 @@ def transpose(x):
 def reshape(x, shape):
     """y = x with a new shape, same elements in the same order.    dx = g reshaped back"""
     x = as_tensor(x)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     try:
         data = x.data.reshape(shape)
     except (ValueError, TypeError):
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {tuple(shape)}") from None
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}") from None
 
     def backward(g):
         return (g.reshape(x.shape),)
@@ -185,6 +186,11 @@ def take_rows(W, index):
 
 
 # --- matrix products ------------------------------------------------------------------------------------
+
+def _check_weight(W, op):
+    if W.ndim < 2:
+        raise ValueError(f"{op}: W must have shape (..., m, n), got {W.shape}")
+
 
 def _check_matmul(a_shape, b_shape, op, a_name="a", b_name="b"):
     if len(a_shape) < 2 or len(b_shape) < 2:
@@ -235,6 +241,7 @@ def linear(x, W, b=None):
     dx = g W      dW = gᵀ x      db = sum of g over the batch
     """
     x, W = _pair(x, W, "linear")
+    _check_weight(W, "linear")
     _check_matmul(x.shape, W.shape[:-2] + (W.shape[-1], W.shape[-2]), "linear", "x", "Wᵀ")
     parents = (x, W)
     y = x.data @ _mT(W.data)
@@ -261,6 +268,7 @@ def tied(x, W, b=None):
     dx = g Wᵀ W            db = sum of g over the batch
     """
     x, W = _pair(x, W, "tied")
+    _check_weight(W, "tied")
     _check_matmul(x.shape, W.shape[:-2] + (W.shape[-1], W.shape[-2]), "tied", "x", "Wᵀ")
     h = x.data @ _mT(W.data)
     y = h @ W.data

@@ -36,7 +36,8 @@ def warmup_cosine(total_steps, warmup=0.05):
     def factor(step):
         if step < warm:
             return step / warm
-        return 0.5 * (1 + math.cos(math.pi * min(step - warm, total_steps - warm) / (total_steps - warm)))
+        decay_steps = max(total_steps - warm, 1)
+        return 0.5 * (1 + math.cos(math.pi * min(step - warm, decay_steps) / decay_steps))
     return factor
 
 
