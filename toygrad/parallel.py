@@ -1,0 +1,24 @@
+"""Run a function on the machine's other core while this one trains.
+
+    side = beside(small_experiments, settings)     # starts now, in a forked process
+    run = fit(...)                                  # meanwhile, the main training here
+    results = side.result()                         # waits if it has not finished
+
+toygrad runs BLAS on one thread, so a training loop uses one core; on a 2-core laptop the other is free.
+Where processes cannot be forked (Windows), the function simply runs here, before returning.
+"""
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+
+
+def beside(fn, *args, **kwargs):
+    """fn(*args, **kwargs) in a forked worker process; returns a concurrent.futures.Future.
+    fn must be importable by name (defined at the top level of a module or script)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        done = Future()
+        done.set_result(fn(*args, **kwargs))
+        return done
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    future = pool.submit(fn, *args, **kwargs)
+    pool.shutdown(wait=False)                  # the worker exits once fn returns
+    return future
