@@ -29,6 +29,10 @@ How often, and in what precision (measured here)
 - float32 and float64 tell the same story: one early version of this lesson groked at step 32,700 in float32
   and 34,000 in float64 from the same initialisation, ending on 3 and 4 key frequencies carrying 98.5% of the
   Fourier energy in both. float32 is the default because it is 1.6x faster; pass --dtype float64 to check.
+- The variants (--variants, seed 0): without weight decay (embed 5, hidden 10) test accuracy peaks at 0.90 at
+  step 4,300 and falls back to 0.78 by step 20,000 while train accuracy stays 1.0: it generalises, then
+  memorises. Training the collapsed 67x24 and 24x67 matrices directly ends at train 0.80 and test 0.13 after
+  50,000 steps: without the shared embedding it does not generalise.
 
 Learning objectives
 - See memorisation and generalisation as two solutions the optimiser passes through, and weight decay as
