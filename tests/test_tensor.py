@@ -118,3 +118,12 @@ def test_mixing_float32_and_float64_tensors_is_a_type_error(op):
     b = tg.Tensor(np.ones((2, 2), np.float64))
     with pytest.raises(TypeError, match="expected dtype float32 .* got float64"):
         op(a, b)
+
+
+def test_numpy_arrays_on_the_left_give_tensors_on_the_tape():
+    x = np.arange(6.0).reshape(2, 3)
+    W = tg.Tensor(np.ones((4, 3)), requires_grad=True)
+    for y in (x @ W.T, x[:, :1] * W[np.array([0, 1])], 1.0 - W[np.array([0, 1])] + x[:, :3]):
+        assert isinstance(y, tg.Tensor) and y.requires_grad
+    (x @ W.T).sum().backward()
+    np.testing.assert_array_equal(W.grad, np.tile(x.sum(axis=0), (4, 1)))

@@ -24,6 +24,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward_fn", "op")
+    __array_ufunc__ = None      # array @ tensor, array * tensor: NumPy defers to our reflected operators
 
     def __init__(self, data, requires_grad=False, dtype=None, *, _parents=(), _backward_fn=None, op="leaf"):
         if isinstance(data, Tensor):
