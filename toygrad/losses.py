@@ -37,8 +37,6 @@ def mse(pred, target, weight=None):
     target = _constant(target, pred, "mse: target")
     if target.shape != pred.shape:
         raise ValueError(f"mse: target must have the shape of pred {pred.shape}, got {target.shape}")
-    if not np.all(np.isfinite(target)):
-        raise ValueError("mse: target contains NaN or infinity")
     batch = pred.shape[-2]
     if weight is None:
         w = np.ones((), dtype=pred.dtype)
@@ -51,10 +49,14 @@ def mse(pred, target, weight=None):
             raise ValueError("mse: weight contains NaN or infinity")
         w = w[..., None, :]                            # (..., 1, n): the same importance for every example
     diff = pred.data - target
+    weighted = diff if weight is None else w * diff
 
     def backward(g):
-        return (np.asarray(g)[..., None, None] * (2.0 / batch) * w * diff,)
-    loss = (w * diff * diff).sum(axis=(-2, -1)) / batch
+        return (np.asarray(g)[..., None, None] * (2.0 / batch) * weighted,)
+    loss = np.einsum("...bn,...bn->...", weighted, diff) / batch
+    if not np.all(np.isfinite(loss)) and not np.all(np.isfinite(target)):
+        # checked only when the loss is not finite: a full pass over the data each step would cost more than the loss
+        raise ValueError("mse: target contains NaN or infinity")
     return _result(loss.astype(pred.dtype), (pred,), backward, "mse")
 
 
