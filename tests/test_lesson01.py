@@ -1,0 +1,50 @@
+"""Lesson 01's quick mode (1,000 steps, small sweeps, seconds) must still show superposition, and say so in its
+metrics: dense data keeps m orthogonal features, sparse data stores more features than dimensions."""
+import json
+
+import pytest
+
+from lesson_runner import run_quick
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lesson01")
+    lesson, metrics = run_quick("01_superposition", out)
+    return out, metrics
+
+
+def test_intro_dense_keeps_two_orthogonal_features_and_sparse_makes_a_pentagon(quick):
+    _, m = quick
+    intro = m["intro"]
+    assert intro[0]["geometry"] == "2 orthogonal"
+    assert intro[-1]["geometry"] == "pentagon"
+    assert intro[-1]["features_represented"] == 5 > m["settings"]["intro_hidden"]
+    assert [r["sparsity"] for r in intro] == sorted(r["sparsity"] for r in intro)
+    # the shown seed is the best of its sparsity
+    assert all(r["loss"] == min(r["seed_losses"]) for r in intro)
+
+
+def test_sparser_features_are_represented_more(quick):
+    _, m = quick
+    counts = [r["features_represented"] for r in m["sweep"]]
+    hidden = m["settings"]["sweep_hidden"]
+    assert counts[0] <= hidden + 1                   # dense: about m features, one per dimension
+    assert counts[-1] >= 2 * hidden > counts[0]      # sparse: well above m
+    assert m["sweep"][0]["mean_superposition"] < m["sweep"][-1]["mean_superposition"]
+
+
+def test_dimensions_per_feature_start_at_one_and_fall(quick):
+    _, m = quick
+    dims = [r["dimensions_per_feature"] for r in m["dimensionality"]]
+    assert abs(dims[0] - 1) < 0.05                   # dense: m features, each a whole dimension
+    assert dims[-1] < 0.5
+    assert all(0 <= r["sticky_fraction"] <= 1 for r in m["dimensionality"])
+
+
+def test_writes_figures_and_metrics(quick):
+    out, m = quick
+    for name in ("intro", "sweep", "represented", "dimensionality"):
+        assert (out / f"{name}.png").stat().st_size > 10_000, name
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["sweep_features_represented_sparse"] == m["sweep_features_represented_sparse"]

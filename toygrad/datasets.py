@@ -1,0 +1,109 @@
+"""Data for the toy models: sparse feature vectors, fresh or fixed, and one-hot inputs.
+
+A sparse feature vector x has n features; each is 0 with probability S (the sparsity), else Uniform[0, 1).
+p = 1 - S is the feature probability. Every array carries a leading instance axis, one model each, and each
+instance may have its own p: x: (I, B, n)  p: (I,).
+
+    x = sparse_batch(rng, p, batch=1024, n_features=20)            # fresh every step (Elhage et al. 2022)
+    x = fixed_sparse_dataset(rng, p, size=T, n_features=1000)      # T unit-norm points (Henighan et al. 2023)
+    x = one_hot(n_features=20)                                     # the n basis vectors, as a batch
+"""
+import numpy as np
+
+from . import kernels
+
+
+def _count(value, name, minimum=1):
+    """A whole number >= minimum, or a ValueError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _probabilities(p, name="feature_probability", positive=False):
+    """p as a float64 array (I,), one probability per instance, each in [0, 1] (or (0, 1] if positive)."""
+    arr = np.atleast_1d(np.asarray(p, dtype=np.float64))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a number or a 1-D array, one per instance; got shape {arr.shape}")
+    low_ok = arr > 0 if positive else arr >= 0
+    if not np.all(np.isfinite(arr) & low_ok & (arr <= 1)):
+        bounds = "(0, 1]" if positive else "[0, 1]"
+        raise ValueError(f"{name} must lie in {bounds}, got {arr.min()}..{arr.max()}")
+    return arr
+
+
+def _float_dtype(dtype):
+    dt = np.dtype(dtype)
+    if dt.type not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def sparse_batch(rng, feature_probability, batch, n_features, dtype=np.float32, out=None):
+    """A fresh batch x: (I, batch, n_features): each feature is Uniform[0, 1) with probability p[i], else 0.
+
+    feature_probability: a number or (I,), one per instance.
+    out: an array of that shape and dtype to fill (saves an allocation per step; it is overwritten).
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+    p = _probabilities(feature_probability)
+    shape = (p.size, _count(batch, "batch"), _count(n_features, "n_features"))
+    if out is None:
+        out = np.empty(shape, dtype=_float_dtype(dtype))
+    elif not isinstance(out, np.ndarray) or out.shape != shape or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous array of shape {shape}, got {getattr(out, 'shape', out)}")
+    kernels.sample_sparse(rng, out, p)
+    return out
+
+
+class SparseBatches:
+    """Fresh sparse batches from one reused buffer: batches(step) -> x: (I, batch, n_features).
+
+    The array returned is overwritten by the next call: use it within the step (as a loss_fn does).
+    """
+
+    def __init__(self, rng, feature_probability, batch, n_features, dtype=np.float32):
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+        self.rng = rng
+        self.p = _probabilities(feature_probability)
+        shape = (self.p.size, _count(batch, "batch"), _count(n_features, "n_features"))
+        self.x = np.empty(shape, dtype=_float_dtype(dtype))     # nothing drawn yet: step 0 draws the first batch
+
+    def __call__(self, step=None):
+        kernels.sample_sparse(self.rng, self.x, self.p)
+        return self.x
+
+
+def fixed_sparse_dataset(rng, feature_probability, size, n_features, dtype=np.float32):
+    """A fixed training set x: (I, size, n_features) of sparse points, each rescaled to unit norm.
+
+    x_t = z_t / ||z_t||  with z_t sparse as in sparse_batch; a point with no feature present (z_t = 0) has no
+    direction, so it is drawn again until it has one (Henighan et al. 2023). Each instance gets its own points.
+    feature_probability must be positive, or no point could ever be drawn.
+    """
+    p = _probabilities(feature_probability, positive=True)
+    x = sparse_batch(rng, p, size, n_features, dtype)
+    norm = np.linalg.norm(x, axis=-1)                                   # (I, size)
+    while True:
+        empty = norm == 0
+        missing = int(empty.sum(axis=1).max())
+        if missing == 0:
+            break
+        redraw = sparse_batch(rng, p, missing, n_features, dtype)         # (I, missing, n)
+        for i in range(p.size):
+            rows = np.flatnonzero(empty[i])
+            x[i, rows] = redraw[i, :rows.size]
+            norm[i, rows] = np.linalg.norm(x[i, rows], axis=-1)
+    x /= norm[..., None].astype(x.dtype)
+    return x
+
+
+def one_hot(n_features, n_instances=None, scale=1.0, dtype=np.float32):
+    """The n basis vectors as a batch: x: (n, n) = scale * identity, or (I, n, n) with n_instances."""
+    n = _count(n_features, "n_features")
+    x = (scale * np.eye(n)).astype(_float_dtype(dtype))
+    if n_instances is None:
+        return x
+    return np.ascontiguousarray(np.broadcast_to(x, (_count(n_instances, "n_instances"), n, n)))

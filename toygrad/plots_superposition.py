@@ -1,0 +1,118 @@
+"""Figures of superposition shared by lessons 01-04: feature directions in the plane, WᵀW beside b, and bars of
+feature norms coloured by superposition. Like plots.py, each helper draws on axes it is given (or returns a
+Figure) and touches no global matplotlib state.
+
+Colours: a feature's colour is its importance (viridis, dark = most important) wherever features are drawn
+one by one; quantities use plots.COLORS, and the two dimensionalities of lesson 02 reuse its "memorise"
+(data points stored) and "generalise" (features learned) colours.
+"""
+import numpy as np
+from matplotlib import cm, colormaps, colors
+
+from .metrics import STICKY, superposition
+from .plots import COLORS
+
+DIMENSIONALITY_COLORS = {"data": COLORS["memorise"], "feature": COLORS["generalise"]}
+FEATURE_CMAP = "viridis"
+SUPERPOSITION_CMAP = "plasma"      # bars: dark = orthogonal to all other features, bright = fully shared
+
+
+def _plane(W, name):
+    W = np.asarray(W)
+    if W.ndim != 2 or W.shape[0] != 2:
+        raise ValueError(f"{name}: expected W of shape (2, n), features as columns in a plane; got {W.shape}")
+    return W
+
+
+def feature_colors(n):
+    """One colour per feature, by rank of importance (features are ordered most important first)."""
+    return colormaps[FEATURE_CMAP](np.linspace(0, 0.9, max(n, 2)))[:n]
+
+
+def features_in_plane(ax, W, title=None, limit=None, labels=True):
+    """Each column W_i of W: (2, n) as a line from the origin ending in a dot, coloured by its index."""
+    W = _plane(W, "features_in_plane")
+    many = W.shape[1] > 50                                   # thin lines and small dots, or it is all ink
+    for (u, v), color, i in zip(W.T, feature_colors(W.shape[1]), range(W.shape[1])):
+        ax.plot([0, u], [0, v], color=color, lw=0.5 if many else 1.5, alpha=0.6 if many else 1.0)
+        ax.plot(u, v, "o", color=color, ms=1.5 if many else 5)
+        if labels and W.shape[1] <= 12 and np.hypot(u, v) > 0.05:
+            ax.annotate(str(i), (u, v), xytext=(4, 4), textcoords="offset points", fontsize=7)
+    _square(ax, limit or 1.25 * max(np.abs(W).max(), 0.1), title)
+
+
+def points_in_plane(ax, h, title=None, color=None, limit=None):
+    """Hidden vectors h_t (rows of h: (T, 2)) as dots joined to the origin by faint lines."""
+    h = np.asarray(h)
+    if h.ndim != 2 or h.shape[1] != 2:
+        raise ValueError(f"points_in_plane: expected h of shape (T, 2), got {h.shape}")
+    color = color or DIMENSIONALITY_COLORS["data"]
+    for u, v in h[:200]:                                     # lines for the first 200: more is only ink
+        ax.plot([0, u], [0, v], color=color, lw=0.6, alpha=0.4)
+    ax.plot(h[:, 0], h[:, 1], "o", color=color, ms=3 if len(h) > 50 else 5, alpha=0.8)
+    _square(ax, limit or 1.25 * max(np.abs(h).max(), 0.1), title)
+
+
+def _square(ax, limit, title):
+    ax.axhline(0, color="lightgrey", lw=0.5, zorder=0)
+    ax.axvline(0, color="lightgrey", lw=0.5, zorder=0)
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def gram_and_bias(ax_gram, ax_bias, W, b, title=None):
+    """WᵀW: (n, n) as a heatmap (entry ij: how much feature j reads into feature i's output) and b: (n,) as a
+    column beside it, on one symmetric colour scale."""
+    W, b = np.asarray(W), np.asarray(b)
+    gram = W.T @ W
+    limit = max(np.abs(gram).max(), np.abs(b).max(), 1e-6)
+    for ax, array, label in ((ax_gram, gram, title or "WᵀW"), (ax_bias, b[:, None], "b")):
+        ax.imshow(array, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="equal" if ax is ax_gram else "auto",
+                  interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(label, fontsize=8)
+
+
+def norm_bars(ax, W, title=None):
+    """Horizontal bars of ||W_i|| per feature (feature 0 at the top), coloured by sqrt(superposition) in [0, 1]:
+    dark = W_i orthogonal to every other feature, bright = others lie along it as much as it does."""
+    W = np.asarray(W)
+    norms = np.linalg.norm(W, axis=0)
+    shared = np.sqrt(np.clip(superposition(W), 0, 1))
+    cmap = colormaps[SUPERPOSITION_CMAP]
+    y = np.arange(W.shape[1])
+    ax.barh(y, norms, color=cmap(shared * 0.9), height=0.8)
+    ax.axvline(0.5, color="grey", lw=0.6, ls="--")
+    ax.set_ylim(W.shape[1] - 0.5, -0.5)
+    ax.set_xlim(0, max(1.2, norms.max() * 1.05))
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def superposition_colorbar(fig, axes):
+    """The colour bar for norm_bars."""
+    mappable = cm.ScalarMappable(norm=colors.Normalize(0, 1 / 0.9), cmap=SUPERPOSITION_CMAP)
+    bar = fig.colorbar(mappable, ax=axes, shrink=0.6, ticks=[0, 0.5, 1])
+    bar.set_label("√ superposition = √ Σ_j≠i (Ŵ_i·W_j)²", fontsize=8)
+    return bar
+
+
+def sticky_lines(ax, values=STICKY, horizontal=True):
+    """Dashed lines at the fractions feature dimensionality sticks at, labelled 1, 3/4, 2/3, 1/2, 2/5, 3/8."""
+    names = {1.0: "1", 3 / 4: "3/4", 2 / 3: "2/3", 1 / 2: "1/2", 2 / 5: "2/5", 3 / 8: "3/8"}
+    for v in values:
+        (ax.axhline if horizontal else ax.axvline)(v, color="grey", lw=0.6, ls="--", zorder=0)
+        if horizontal:
+            ax.annotate(names.get(v, f"{v:.2f}"), (1.0, v), xycoords=("axes fraction", "data"), xytext=(3, 0),
+                        textcoords="offset points", fontsize=7, va="center", color="grey")
+
+
+__all__ = ["DIMENSIONALITY_COLORS", "feature_colors", "features_in_plane", "points_in_plane", "gram_and_bias",
+           "norm_bars", "superposition_colorbar", "sticky_lines"]
