@@ -6,7 +6,7 @@ import os
 
 from threadpoolctl import threadpool_limits
 
-from . import init, kernels, optim
+from . import init, kernels, optim, train
 from .gradcheck import GradcheckError, gradcheck
 from .init import initialise
 from .losses import cross_entropy, mse

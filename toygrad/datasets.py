@@ -107,3 +107,17 @@ def one_hot(n_features, n_instances=None, scale=1.0, dtype=np.float32):
     if n_instances is None:
         return x
     return np.ascontiguousarray(np.broadcast_to(x, (_count(n_instances, "n_instances"), n, n)))
+
+
+def parity_bits(rng, size, n_bits=30, k=3, constant=False, dtype=np.float32):
+    """`size` random bit strings and their labels: the sparse-parity task ("1s and 0s").
+
+    x: (size, n_bits) of 0s and 1s, plus a last column of 1s when constant=True (the post's bias input)
+    y: (size,) integers, the parity of the first k bits
+    """
+    size, n_bits, k = _count(size, "size"), _count(n_bits, "n_bits"), _count(k, "k")
+    if k > n_bits:
+        raise ValueError(f"parity_bits: k must be at most n_bits={n_bits}, got {k}")
+    bits = rng.integers(0, 2, (size, n_bits))
+    x = np.concatenate([bits, np.ones((size, 1), bits.dtype)], axis=1) if constant else bits
+    return x.astype(_float_dtype(dtype)), bits[:, :k].sum(axis=1) % 2
