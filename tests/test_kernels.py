@@ -157,3 +157,19 @@ def test_sample_sparse_float32_values_stay_below_1():
     out = np.empty((1, 2000, 1000), np.float32)
     kernels.sample_sparse(np.random.default_rng(0), out, np.ones(1))
     assert out.max() < 1.0 and out.min() >= 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_reconstruction(dtype, data):
+    """The fused ReLU-output loss and its gradients equal the whole-array twin (every row of W in use)."""
+    L, B, n, m = data.draw(sizes), data.draw(sizes), data.draw(st.integers(1, 8)), data.draw(sizes)
+    x = np.abs(data.draw(floats((L, B, n), dtype)))
+    W, b, w = data.draw(floats((L, m, n), dtype)), data.draw(floats((L, n), dtype)), np.abs(data.draw(floats((L, n), dtype)))
+    dW, db = np.zeros_like(W), np.zeros_like(b)
+    loss = kernels.reconstruction(x, W, b, w, np.full(L, m), True, dW, db)
+    expected, dW_twin, db_twin = kernels.reconstruction_numpy(x, W, b, w)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)   # sums reassociated
+    np.testing.assert_allclose(loss, expected, **tol)
+    np.testing.assert_allclose(dW, dW_twin, **tol)
+    np.testing.assert_allclose(db, db_twin, **tol)

@@ -7,8 +7,8 @@ import time
 
 import numpy as np
 
-from .kernels import (adam_update, adam_update_numpy, gather_rows, gather_rows_numpy, relu_backward,
-                      relu_backward_numpy, sample_sparse, sample_sparse_numpy, scatter_add_rows,
+from .kernels import (adam_update, adam_update_numpy, gather_rows, gather_rows_numpy, reconstruction,
+                      reconstruction_numpy, relu_backward, relu_backward_numpy, sample_sparse, sample_sparse_numpy, scatter_add_rows,
                       scatter_add_rows_numpy, softmax_xent_hard, softmax_xent_hard_numpy, softmax_xent_soft,
                       softmax_xent_soft_numpy)
 
@@ -46,7 +46,13 @@ def compare(repeat=7):
     sparse_out = np.empty((10, 1024, 20), f32)
     probs = 20.0 ** -np.linspace(0, 1, 10)
     W3 = rng.standard_normal((1, 67, 24)).astype(f32)
+    x_dd = (rng.random((1, 1000, 1000)) * (rng.random((1, 1000, 1000)) < 0.01)).astype(f32)   # lesson 02's data
+    W_dd, b_dd, w_dd = (0.1 * rng.standard_normal(s).astype(f32) for s in ((1, 2, 1000), (1, 1000), (1, 1000)))
+
+    def fused():
+        reconstruction(x_dd, W_dd, b_dd, w_dd, np.full(1, 2), True, np.zeros_like(W_dd), np.zeros_like(b_dd))
     cases = {
+        "reconstruction (1000 points, n=1000, m=2)": (fused, lambda: reconstruction_numpy(x_dd, W_dd, b_dd, w_dd)),
         "gather_rows (911 rows of 24 from 67)": (lambda: gather_rows(W3, idx), lambda: gather_rows_numpy(W3, idx)),
         "relu_backward (10x1024x20)": (lambda: relu_backward(x, g), lambda: relu_backward_numpy(x, g)),
         "scatter_add_rows (911 rows of 24 into 67)": (

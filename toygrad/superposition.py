@@ -12,7 +12,6 @@ Every instance is its own model (its own W, b, sparsity, importance, data); a sw
 seeds, trains as one. Lessons 01 (fresh data each step) and 02 (a fixed training set) both use this module.
 """
 import numpy as np
-from numba import njit
 
 import toygrad as tg
 from toygrad import kernels
@@ -83,66 +82,6 @@ def loss(params, x, weight=None, fused=False):
 
 # --- the same loss as one fused op ------------------------------------------------------------------------
 
-@njit(**kernels.FAST)
-def _reconstruction_kernel(x, W, b, w, rank, want_grad, dW, db):
-    """Per instance l: loss_l = (1/B) sum_t sum_j w_j (relu(y_tj) - x_tj)²,  y_t = Wᵀ W x_t + b, and, if
-    want_grad, its gradients added into dW_l and db_l. One point at a time, so the (B, n) outputs never
-    reach memory; each loop below runs over the n features of one point and vectorises.
-
-        h = W x_t                       (over the nonzero x_tj only: the data is sparse)
-        y = Wᵀ h + b                    g_j = 2 w_j (y_j - x_tj) / B  where y_j > 0, else 0
-        db += g     dW += h gᵀ (the up-projection)     dW += (W g) x_tᵀ (the down-projection)
-    x: (L, B, n)  W: (L, m, n)  b: (L, n)  w: (L, n)  rank: (L,) rows of W in use  ->  loss (L,) float64
-    """
-    L, B, n = x.shape
-    loss = np.zeros(L)
-    h = np.empty(W.shape[1], dtype=W.dtype)
-    dh = np.empty(W.shape[1], dtype=W.dtype)
-    y = np.empty(n, dtype=W.dtype)
-    g = np.empty(n, dtype=W.dtype)
-    scale = W.dtype.type(2.0 / B)
-    for l in range(L):
-        Wl, bl, wl, dWl, dbl = W[l], b[l], w[l], dW[l], db[l]
-        m = rank[l]
-        total = 0.0
-        for t in range(B):
-            xt = x[l, t]
-            for k in range(m):
-                acc = 0.0
-                for j in range(n):
-                    if xt[j] != 0.0:
-                        acc += Wl[k, j] * xt[j]
-                h[k] = acc
-            y[:] = bl
-            for k in range(m):
-                hk = h[k]
-                for j in range(n):
-                    y[j] += hk * Wl[k, j]
-            for j in range(n):
-                out = y[j] if y[j] > 0.0 else 0.0
-                d = out - xt[j]
-                total += wl[j] * d * d
-                g[j] = scale * wl[j] * d if y[j] > 0.0 else 0.0     # relu passes no gradient below 0
-            if not want_grad:
-                continue
-            for j in range(n):
-                dbl[j] += g[j]
-            for k in range(m):
-                hk = h[k]
-                acc = 0.0
-                for j in range(n):
-                    dWl[k, j] += hk * g[j]
-                    acc += g[j] * Wl[k, j]
-                dh[k] = acc
-            for k in range(m):
-                dhk = dh[k]
-                for j in range(n):
-                    if xt[j] != 0.0:
-                        dWl[k, j] += dhk * xt[j]
-        loss[l] = total / B
-    return loss
-
-
 def _reconstruction_numpy(x, W, b, w):
     """The twin: the same loss and gradients from the ops, through the tape (what the kernel must equal)."""
     Wt, bt = tg.Tensor(W, requires_grad=True), tg.Tensor(b, requires_grad=True)
@@ -175,7 +114,7 @@ def reconstruction_loss(x, W, b, weight=None, rank=None):
         raise ValueError(f"reconstruction_loss: rank must hold {W.shape[0]} integers in [0, {W.shape[1]}], got {rank}")
     want = W.requires_grad or b.requires_grad
     dW, db = np.zeros(W.shape, dtype), np.zeros(b.shape, dtype)
-    value = _reconstruction_kernel(x, np.ascontiguousarray(W.data), np.ascontiguousarray(b.data), w, rank, want,
+    value = kernels.reconstruction(x, np.ascontiguousarray(W.data), np.ascontiguousarray(b.data), w, rank, want,
                                    dW, db)
 
     def backward(g):
