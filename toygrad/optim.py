@@ -94,11 +94,15 @@ class Optimizer:
         return self.lr * self.schedule(self.steps)
 
     def step(self):
-        lr = self.current_lr()
+        shared = self._prepare(self.current_lr())
         for i, p in enumerate(self.params):
             if p.grad is not None:
-                self._update(i, p, lr)
+                self._update(i, p, shared)
         self.steps += 1
+
+    def _prepare(self, lr):
+        """What every parameter's update shares this step (by default just the lr), computed once."""
+        return lr
 
     def state_dict(self):
         """Everything needed to resume: step count and per-parameter state arrays."""
@@ -108,8 +112,8 @@ class Optimizer:
         self.steps = int(state["steps"])
 
 
-def _instances(p, *hypers):
-    """How many rows (instances) to view p as: I if a hyperparameter varies per instance, else 1."""
+def _instances(*hypers):
+    """How many rows (instances) to view a parameter as: I if a hyperparameter varies per instance, else 1."""
     sizes = {h.size for h in hypers} - {1}
     return sizes.pop() if sizes else 1
 
@@ -126,7 +130,7 @@ class SGD(Optimizer):
         self.buffers = [None] * len(self.params)
 
     def _update(self, i, p, lr):
-        L = _instances(p, lr, self.weight_decay)
+        L = _instances(lr, self.weight_decay)
         view = p.data.reshape(L, -1)
         g = p.grad.reshape(L, -1) + self.weight_decay[:, None] * view
         if self.momentum:
@@ -166,15 +170,21 @@ class Adam(Optimizer):
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
 
-    def _update(self, i, p, lr):
+    def _prepare(self, lr):
+        """The update's coefficients, once a step for each dtype among the parameters (see kernels.adam_rows)."""
         beta1, beta2 = self.betas
         t = self.steps + 1
         zero = np.zeros(1)
         decay, l2 = (self.weight_decay, zero) if self.decoupled else (zero, self.weight_decay)
-        L = _instances(p, lr, self.weight_decay, self.l1)
-        kernels.adam_update(p.data.reshape(L, -1), np.ascontiguousarray(p.grad).reshape(L, -1),
-                            self.m[i].reshape(L, -1), self.v[i].reshape(L, -1), lr, decay, l2, self.l1,
-                            beta1, beta2, self.eps, 1 - beta1 ** t, 1 - beta2 ** t)
+        coefficients = {dtype: kernels.adam_coefficients(dtype, lr, decay, l2, self.l1, beta1, beta2, self.eps,
+                                                         1 - beta1 ** t, 1 - beta2 ** t)
+                        for dtype in {p.dtype for p in self.params}}
+        return _instances(lr, self.weight_decay, self.l1), coefficients
+
+    def _update(self, i, p, shared):
+        L, coefficients = shared
+        kernels.adam_rows(p.data.reshape(L, -1), np.ascontiguousarray(p.grad).reshape(L, -1),
+                          self.m[i].reshape(L, -1), self.v[i].reshape(L, -1), *coefficients[p.dtype])
 
     def state_dict(self):
         return {"steps": self.steps, "m": [m.copy() for m in self.m], "v": [v.copy() for v in self.v]}
