@@ -109,15 +109,15 @@ def train(s, out, resume=False):
         return tg.cross_entropy(modular.logits(params, a_train, b_train), y_train, reduction="mean_all")
 
     def evaluate():
-        """Loss and accuracy on both sets from one pass over all pairs; the collapsed weights of seed 0."""
-        z = modular.logits(params, a, b).data                                   # (K, P, p)
-        row = {}
+        """Loss and accuracy on both sets from one pass over all pairs; the collapsed weights of seed 0.
+        The collapsed weights as plain arrays: the same numbers as modular.logits, and no tape to build."""
+        W_input, W_output = modular.collapsed(params)
+        z = modular.forward_collapsed(W_input, W_output, a, b).data              # (K, P, p)
+        row = {"W_input": W_input[0], "W_output": W_output[0]}
         for name, idx in (("train", train_idx), ("test", test_idx)):
             zk = np.take_along_axis(z, idx[..., None], axis=1)
             row[f"{name}_loss"] = tg.cross_entropy(zk, labels[idx], reduction="mean_all").data
             row[f"{name}_acc"] = modular.accuracy(zk, labels[idx])
-        W_input, W_output = modular.collapsed(params)
-        row["W_input"], row["W_output"] = W_input[0], W_output[0]
         return row
 
     return fit(loss_fn, params, optimizer, s.steps, evaluate=evaluate, log_every=s.log_every,
