@@ -4,6 +4,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,3 +23,12 @@ def run_quick(name, out, **overrides):
     lesson = load(name)
     settings = replace(lesson.Settings(), **{**lesson.QUICK, **overrides})
     return lesson, lesson.main(settings, out)
+
+
+def quick_fixture(name):
+    """A module-scoped fixture that runs lesson `name` in quick mode once and gives (out, metrics) to each test."""
+    @pytest.fixture(scope="module")
+    def quick(tmp_path_factory):
+        out = tmp_path_factory.mktemp(name)
+        return out, run_quick(name, out)[1]
+    return quick

@@ -2,16 +2,9 @@
 metrics: dense data keeps m orthogonal features, sparse data stores more features than dimensions."""
 import json
 
-import pytest
+from lesson_runner import quick_fixture
 
-from lesson_runner import run_quick
-
-
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lesson01")
-    lesson, metrics = run_quick("01_superposition", out)
-    return out, metrics
+quick = quick_fixture("01_superposition")
 
 
 def test_intro_dense_keeps_two_orthogonal_features_and_sparse_makes_a_pentagon(quick):

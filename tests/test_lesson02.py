@@ -4,14 +4,9 @@ import json
 
 import pytest
 
-from lesson_runner import run_quick
+from lesson_runner import quick_fixture
 
-
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lesson02")
-    lesson, metrics = run_quick("02_memorization", out)
-    return out, metrics
+quick = quick_fixture("02_memorization")
 
 
 def test_the_smallest_T_stores_its_points_as_a_T_gon(quick):

@@ -2,16 +2,9 @@
 its metrics: memorise first, generalise much later, through a few Fourier frequencies."""
 import json
 
-import pytest
+from lesson_runner import quick_fixture
 
-from lesson_runner import run_quick
-
-
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lesson05")
-    lesson, metrics = run_quick("05_grokking", out)
-    return out, metrics
+quick = quick_fixture("05_grokking")
 
 
 def test_memorises_then_generalises_much_later(quick):
