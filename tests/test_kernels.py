@@ -159,17 +159,108 @@ def test_sample_sparse_float32_values_stay_below_1():
     assert out.max() < 1.0 and out.min() >= 0.0
 
 
+RECONSTRUCTION_KERNELS = {"rows (wide n)": kernels._reconstruction_rows, "columns (narrow n)": kernels._reconstruction_columns}
+
+
+@pytest.mark.parametrize("kernel", RECONSTRUCTION_KERNELS.values(), ids=RECONSTRUCTION_KERNELS.keys())
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(data=st.data())
-def test_reconstruction(dtype, data):
-    """The fused ReLU-output loss and its gradients equal the whole-array twin (every row of W in use)."""
-    L, B, n, m = data.draw(sizes), data.draw(sizes), data.draw(st.integers(1, 8)), data.draw(sizes)
+def test_reconstruction(kernel, dtype, data):
+    """The fused ReLU-output loss and its gradients equal the whole-array twin, with both loop orders (the
+    dispatcher kernels.reconstruction picks by n). rank_l < m: the kernel must ignore rows of W from rank_l on, as
+    if they were 0 (then the twin's gradient for them is 0 too), whatever they hold."""
+    L, B, n, m = data.draw(sizes), data.draw(st.integers(1, 9)), data.draw(st.integers(1, 8)), data.draw(sizes)
     x = np.abs(data.draw(floats((L, B, n), dtype)))
     W, b, w = data.draw(floats((L, m, n), dtype)), data.draw(floats((L, n), dtype)), np.abs(data.draw(floats((L, n), dtype)))
+    rank = np.array(data.draw(st.lists(st.integers(0, m), min_size=L, max_size=L)))
+    in_use = W * (np.arange(m)[None, :, None] < rank[:, None, None])
     dW, db = np.zeros_like(W), np.zeros_like(b)
-    loss = kernels.reconstruction(x, W, b, w, np.full(L, m), True, dW, db)
-    expected, dW_twin, db_twin = kernels.reconstruction_numpy(x, W, b, w)
+    loss = kernel(x, W, b, w, rank, True, dW, db)
+    expected, dW_twin, db_twin = kernels.reconstruction_numpy(x, in_use, b, w)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)   # sums reassociated
     np.testing.assert_allclose(loss, expected, **tol)
     np.testing.assert_allclose(dW, dW_twin, **tol)
     np.testing.assert_allclose(db, db_twin, **tol)
+    untouched = np.zeros_like(W)
+    np.testing.assert_array_equal(kernel(x, W, b, w, rank, False, untouched, np.zeros_like(b)), loss)
+    assert not untouched.any()                                   # want_grad=False: no gradient written
+
+
+def test_reconstruction_dispatches_on_the_number_of_features():
+    rng = np.random.default_rng(0)
+    for n in (20, 64, 100):
+        x, W, b, w = rng.random((2, 40, n)), rng.standard_normal((2, 3, n)), rng.standard_normal((2, n)), rng.random((2, n))
+        dW, db = np.zeros_like(W), np.zeros_like(b)
+        loss = kernels.reconstruction(x, W, b, w, np.full(2, 3), True, dW, db)
+        expected, dW_twin, db_twin = kernels.reconstruction_numpy(x, W, b, w)
+        for actual, twin in ((loss, expected), (dW, dW_twin), (db, db_twin)):
+            np.testing.assert_allclose(actual, twin, rtol=1e-12, atol=1e-12)
+
+
+# --- sample_sparse_counter: a pure function of (key, index), so equal to its whole-array twin bit for bit ----
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(seed=st.integers(0, 2**32 - 1), shape=st.tuples(sizes, st.integers(1, 9), st.integers(1, 9)), data=st.data())
+def test_sample_sparse_counter(dtype, seed, shape, data):
+    p = np.array(data.draw(st.lists(probabilities, min_size=shape[0], max_size=shape[0])))
+    out, again, expected = (np.full(shape, np.nan, dtype) for _ in range(3))
+    kernels.sample_sparse_counter(np.random.default_rng(seed), out, p)
+    kernels.sample_sparse_counter(np.random.default_rng(seed), again, p)
+    kernels.sample_sparse_counter_numpy(np.random.default_rng(seed), expected, p)
+    np.testing.assert_array_equal(out, again)                              # the same seed, the same batch
+    np.testing.assert_array_equal(out, expected)                           # bit for bit
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_sample_sparse_counter_statistics(seed):
+    """Presence at rate p, values Uniform[0, 1) given presence (u / p), in float32 (two entries per hash, so the
+    first and second halves of each instance come from the high and low bits) and in float64."""
+    p = np.array([0.01, 0.1, 0.5, 0.9, 0.0, 1.0, 1e-30])
+    for dtype in DTYPES:
+        out = np.empty((len(p), 1000, 20), dtype)
+        kernels.sample_sparse_counter(np.random.default_rng(seed), out, p)
+        present = out != 0
+        for l in (0, 1, 2, 3):
+            for half in (out[l, :500], out[l, 500:]):
+                n = half.size
+                standard_error = math.sqrt(p[l] * (1 - p[l]) / n)
+                assert abs((half != 0).mean() - p[l]) < 5 * standard_error
+                values = half[half != 0]
+                assert values.min() > 0 and values.max() < 1
+                assert abs(values.mean() - 0.5) < 5 * math.sqrt(1 / 12 / values.size)    # Uniform(0, 1)
+        assert not present[4].any() and present[5].all() and not present[6].any()
+
+
+def test_sample_sparse_counter_advances_the_generator_and_draws_anew():
+    rng, out = np.random.default_rng(0), np.empty((2, 64, 8), np.float32)
+    kernels.sample_sparse_counter(rng, out, np.full(2, 0.5))
+    first = out.copy()
+    kernels.sample_sparse_counter(rng, out, np.full(2, 0.5))
+    assert not np.array_equal(first, out)
+
+
+# --- the MLP's fused cross-entropy --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bits", [True, False], ids=["0/1 inputs (tables)", "real inputs (sparse rows)"])
+@pytest.mark.parametrize("shared", [True, False], ids=["shared x (B, n)", "per-instance x (I, B, n)"])
+@given(data=st.data())
+def test_mlp_cross_entropy(dtype, bits, shared, data):
+    I, B, H, C = data.draw(sizes), data.draw(sizes), data.draw(st.integers(1, 40)), data.draw(st.integers(2, 4))
+    n = data.draw(st.integers(1, 14))                                     # up to 3 groups of 6 bits, a partial one
+    x_shape = (B, n) if shared else (I, B, n)
+    x = data.draw(integers(x_shape, 2)).astype(dtype) if bits else data.draw(floats(x_shape, dtype))
+    labels = data.draw(integers((B,) if shared else (I, B), C))
+    W1, b1 = data.draw(floats((I, H, n), dtype)), data.draw(floats((I, H), dtype))
+    W2, b2 = data.draw(floats((I, C, H), dtype)), data.draw(floats((I, C), dtype))
+    grads = [np.zeros_like(a) for a in (W1, b1, W2, b2)]
+    loss = kernels.mlp_cross_entropy(x, labels, W1, b1, W2, b2, True, *grads)
+    expected = kernels.mlp_cross_entropy_numpy(x, labels, W1, b1, W2, b2)
+    # the logits are sums of many terms (up to 14 x 40 products); summed in another order, each is off by about
+    # eps times the sum of its terms' sizes, and so are the loss and (through the softmax) the gradients: scale atol
+    # by the largest such sum, |b2| + |W2| (|W1| |x| + |b1|)
+    hidden = np.einsum("ibn,ihn->ibh", np.broadcast_to(np.abs(x), (I,) + x.shape[-2:]), np.abs(W1)) + np.abs(b1)[:, None, :]
+    magnitude = 1 + float((np.einsum("ibh,ich->ibc", hidden, np.abs(W2)) + np.abs(b2)[:, None, :]).max())
+    for actual, twin in zip([loss] + grads, expected):
+        np.testing.assert_allclose(actual, twin, rtol=TOL[dtype], atol=TOL[dtype] * magnitude)

@@ -1,8 +1,9 @@
 """mse and cross_entropy: gradient checks, values against plain numpy, and the properties a loss must keep."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import toygrad as tg
 from strategies import floats, instance_axis, logits_and_labels, sizes
@@ -150,3 +151,79 @@ def test_each_instance_of_mse_gets_the_gradient_it_would_get_alone(models, data)
         dW_alone, loss_alone = gradients_of(x[i], W[i], lambda y: tg.mse(y, target[i], weight[i]))
         np.testing.assert_allclose(dW[i], dW_alone, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(loss[i], loss_alone, rtol=1e-12)
+
+
+# --- the MLP's fused cross-entropy ------------------------------------------------------------------------------
+
+@st.composite
+def mlp_inputs(draw):
+    """x: (B, n) shared or (I, B, n), 0/1 bits (the table path) or real numbers; weights; labels (B,) or (I, B)."""
+    I, B, H, n, C = draw(sizes), draw(sizes), draw(sizes), draw(st.integers(1, 8)), draw(st.integers(2, 3))
+    shared, bits = draw(st.booleans()), draw(st.booleans())
+    x_shape = (B, n) if shared else (I, B, n)
+    x = draw(hnp.arrays(np.float64, x_shape, elements=st.sampled_from([0.0, 1.0]))) if bits else draw(floats(x_shape))
+    weights = [draw(floats(shape)) for shape in ((I, H, n), (I, H), (I, C, H), (I, C))]
+    labels = draw(hnp.arrays(np.int64, (B,) if draw(st.booleans()) else (I, B), elements=st.integers(0, C - 1)))
+    return x, weights, labels
+
+
+def mlp_composed(x, W1, b1, W2, b2, labels):
+    return tg.cross_entropy(tg.linear(tg.relu(tg.linear(x, W1, b1)), W2, b2), labels)
+
+
+@given(inputs=mlp_inputs())
+def test_mlp_cross_entropy_gradient_and_value(inputs):
+    x, (W1, b1, W2, b2), labels = inputs
+    pre = np.einsum("ibn,ihn->ibh", np.broadcast_to(x, (len(W1),) + x.shape[-2:]), W1) + b1[:, None, :]
+    assume(np.abs(pre).min() > 1e-3)                                   # off ReLU's kink
+    assert tg.gradcheck(lambda *w: tg.mlp_cross_entropy(x, *w, labels), W1, b1, W2, b2, name="mlp_cross_entropy")
+    fused = tg.mlp_cross_entropy(x, W1, b1, W2, b2, labels).data
+    np.testing.assert_allclose(fused, mlp_composed(tg.Tensor(x), W1, b1, W2, b2, labels).data, rtol=1e-12, atol=1e-12)
+
+
+def test_mlp_cross_entropy_takes_the_composed_path_when_x_needs_a_gradient():
+    rng = np.random.default_rng(0)
+    x = tg.Tensor(rng.integers(0, 2, (5, 4)).astype(float), requires_grad=True)
+    weights = [tg.Tensor(rng.standard_normal(s), requires_grad=True) for s in ((3, 6, 4), (3, 6), (3, 2, 6), (3, 2))]
+    labels = rng.integers(0, 2, 5)
+    tg.mlp_cross_entropy(x, *weights, labels).sum().backward()
+    x2 = tg.Tensor(x.data, requires_grad=True)
+    mlp_composed(x2, *(tg.Tensor(w.data) for w in weights), labels).sum().backward()
+    np.testing.assert_allclose(x.grad, x2.grad, rtol=1e-12)
+
+
+def test_mlp_cross_entropy_scales_its_gradients_by_the_incoming_gradient():
+    rng = np.random.default_rng(1)
+    x, labels = rng.integers(0, 2, (6, 5)).astype(float), rng.integers(0, 2, 6)
+    W = [rng.standard_normal(s) for s in ((2, 3, 5), (2, 3), (2, 2, 3), (2, 2))]
+    seed = np.array([0.5, -2.0])
+    fused = [tg.Tensor(w, requires_grad=True) for w in W]
+    tg.mlp_cross_entropy(x, *fused, labels).backward(seed)
+    composed = [tg.Tensor(w, requires_grad=True) for w in W]
+    mlp_composed(tg.Tensor(x), *composed, labels).backward(seed)
+    for a, b in zip(fused, composed):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_backward_with_a_seed_of_1_and_of_2(reduction):
+    """The seed-1 shortcut (the gradient returned as computed) and any other seed agree: twice the seed, twice the gradient."""
+    rng = np.random.default_rng(2)
+    logits, labels = rng.standard_normal((3, 4, 5)), rng.integers(0, 5, 4)
+    grads = []
+    for seed in (1.0, 2.0):
+        z = tg.Tensor(logits, requires_grad=True)
+        loss = tg.cross_entropy(z, labels, reduction)
+        loss.backward(np.full(loss.shape, seed))
+        grads.append(z.grad)
+    np.testing.assert_allclose(grads[1], 2 * grads[0], rtol=1e-15)
+
+
+def test_mlp_cross_entropy_without_biases_is_the_mlp_without_biases():
+    rng = np.random.default_rng(3)
+    x, labels = rng.integers(0, 2, (3, 7, 5)).astype(float), rng.integers(0, 3, 7)   # per-instance 0/1 inputs
+    W1, W2 = rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 3, 4))
+    assert tg.gradcheck(lambda a, b: tg.mlp_cross_entropy(x, a, None, b, None, labels), W1, W2,
+                        name="mlp_cross_entropy without biases")
+    composed = tg.cross_entropy(tg.linear(tg.relu(tg.linear(tg.Tensor(x), W1)), W2), labels)
+    np.testing.assert_allclose(tg.mlp_cross_entropy(x, W1, None, W2, None, labels).data, composed.data, rtol=1e-12)

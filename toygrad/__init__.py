@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 from . import init, kernels, optim, train
 from .gradcheck import GradcheckError, gradcheck
 from .init import initialise
-from .losses import cross_entropy, mse
+from .losses import cross_entropy, mlp_cross_entropy, mse
 from .ops import add, linear, matmul, mean, mul, relu, reshape, square, sub, sum, take_rows, tied, transpose
 from .optim import SGD, Adam, AdamW, schedule
 from .tensor import Tensor

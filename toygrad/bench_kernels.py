@@ -7,10 +7,11 @@ import time
 
 import numpy as np
 
-from .kernels import (adam_update, adam_update_numpy, gather_rows, gather_rows_numpy, reconstruction,
-                      reconstruction_numpy, relu_backward, relu_backward_numpy, sample_sparse, sample_sparse_numpy, scatter_add_rows,
-                      scatter_add_rows_numpy, softmax_xent_hard, softmax_xent_hard_numpy, softmax_xent_soft,
-                      softmax_xent_soft_numpy)
+from .kernels import (adam_update, adam_update_numpy, gather_rows, gather_rows_numpy, mlp_cross_entropy,
+                      mlp_cross_entropy_numpy, reconstruction, reconstruction_numpy, relu_backward, relu_backward_numpy,
+                      sample_sparse, sample_sparse_counter, sample_sparse_counter_numpy, sample_sparse_numpy,
+                      scatter_add_rows, scatter_add_rows_numpy, softmax_xent_hard, softmax_xent_hard_numpy,
+                      softmax_xent_soft, softmax_xent_soft_numpy)
 
 
 def _timeit(fn, *args, repeat=7):
@@ -49,10 +50,22 @@ def compare(repeat=7):
     x_dd = (rng.random((1, 1000, 1000)) * (rng.random((1, 1000, 1000)) < 0.01)).astype(f32)   # lesson 02's data
     W_dd, b_dd, w_dd = (0.1 * rng.standard_normal(s).astype(f32) for s in ((1, 2, 1000), (1, 1000), (1, 1000)))
 
-    def fused():
-        reconstruction(x_dd, W_dd, b_dd, w_dd, np.full(1, 2), True, np.zeros_like(W_dd), np.zeros_like(b_dd))
+    W_tms, b_tms = (0.3 * rng.standard_normal(s).astype(f32) for s in ((10, 5, 20), (10, 20)))
+    w_tms = np.ascontiguousarray(np.broadcast_to((0.9 ** np.arange(20)).astype(f32), (10, 20)))
+    bits = rng.integers(0, 2, (1200, 30)).astype(f32)                                   # the parity sweep's data
+    mlp = [rng.uniform(-0.2, 0.2, s).astype(f32) for s in ((90, 32, 30), (90, 32), (90, 2, 32), (90, 2))]
+    parity = rng.integers(0, 2, 1200)
+
+    def fused(x, W, b, w):
+        return lambda: reconstruction(x, W, b, w, np.full(len(W), W.shape[1]), True, np.zeros_like(W), np.zeros_like(b))
     cases = {
-        "reconstruction (1000 points, n=1000, m=2)": (fused, lambda: reconstruction_numpy(x_dd, W_dd, b_dd, w_dd)),
+        "reconstruction (1000 points, n=1000, m=2)": (fused(x_dd, W_dd, b_dd, w_dd),
+                                                      lambda: reconstruction_numpy(x_dd, W_dd, b_dd, w_dd)),
+        "reconstruction (10x1024 points, n=20, m=5)": (fused(x, W_tms, b_tms, w_tms),
+                                                       lambda: reconstruction_numpy(x, W_tms, b_tms, w_tms)),
+        "mlp_cross_entropy (90 MLPs 30-32-2, 1200 bits)": (
+            lambda: mlp_cross_entropy(bits, parity, *mlp, True, *(np.zeros_like(a) for a in mlp)),
+            lambda: mlp_cross_entropy_numpy(bits, parity, *mlp)),
         "gather_rows (911 rows of 24 from 67)": (lambda: gather_rows(W3, idx), lambda: gather_rows_numpy(W3, idx)),
         "relu_backward (10x1024x20)": (lambda: relu_backward(x, g), lambda: relu_backward_numpy(x, g)),
         "scatter_add_rows (911 rows of 24 into 67)": (
@@ -65,6 +78,8 @@ def compare(repeat=7):
         "adam_update (60k params)": (adam(adam_update), adam(adam_update_numpy)),
         "sample_sparse (10x1024x20, p=20^-linspace(0,1,10))": (
             lambda: sample_sparse(rng, sparse_out, probs), lambda: sample_sparse_numpy(rng, sparse_out, probs)),
+        "sample_sparse_counter (10x1024x20, the same p)": (
+            lambda: sample_sparse_counter(rng, sparse_out, probs), lambda: sample_sparse_counter_numpy(rng, sparse_out, probs)),
     }
     return {name: (_timeit(fast, repeat=repeat), _timeit(slow, repeat=repeat)) for name, (fast, slow) in cases.items()}
 

@@ -99,10 +99,14 @@ def cross_entropy(logits, target, reduction="mean"):
         loss, dz = kernels.softmax_xent_hard(z, labels.reshape(-1), flush)
     loss = loss.reshape(logits.shape[:-1])
     dz = dz.reshape(logits.shape)
+    if scale != 1.0:
+        dz *= logits.dtype.type(scale)                  # the reduction's scale, once, in place (dz is ours)
     out = loss if reduction == "none" else loss.sum(axis=-1) * scale
 
     def backward(g):
-        g = np.asarray(g) * scale
+        g = np.asarray(g)
+        if np.all(g == 1):                               # the usual seed, loss.backward(): a product with 1 is dz
+            return (dz,)                                 # (safe to share: backward never writes into a gradient)
         return ((g[..., None] if reduction == "none" else g[..., None, None]) * dz,)
     return _result(out.astype(logits.dtype), (logits,), backward, "cross_entropy")
 
@@ -136,3 +140,55 @@ def _probabilities(raw, logits):
         worst = row_sums.reshape(-1)[np.argmax(np.abs(row_sums - 1).reshape(-1))]
         raise ValueError(f"cross_entropy: each soft-target row must sum to 1, found a row summing to {worst:.6g}")
     return raw
+
+
+def mlp_cross_entropy(x, W1, b1, W2, b2, labels):
+    """A two-layer ReLU MLP and its softmax cross-entropy as one op: per model i, the mean over the batch of
+    cross_entropy(relu(x W1ᵢᵀ + b1ᵢ) W2ᵢᵀ + b2ᵢ, labels), the same numbers as composing linear, relu, linear and
+    cross_entropy.
+
+    x: (B, n) data shared by every model, or (I, B, n)   W1: (I, H, n)  b1: (I, H) or None  W2: (I, C, H)
+    b2: (I, C) or None (None: no bias)   labels: (B,) or (I, B) integers in [0, C)  ->  loss: (I,)
+    Gradients for W1, b1, W2, b2 are computed with the loss (kernels.mlp_cross_entropy: the hidden layer never
+    leaves cache, and 0/1 inputs make the first layer table lookups) and scaled by each model's incoming gradient.
+    An x that needs a gradient goes through the composed ops instead.
+    """
+    if isinstance(x, Tensor) and x.requires_grad:
+        from .ops import linear, relu
+        return cross_entropy(linear(relu(linear(x, W1, b1)), W2, b2), labels)
+    W1, W2 = as_tensor(W1), as_tensor(W2)
+    dtype = W1.dtype
+    given = (True, b1 is not None, True, b2 is not None)          # which of W1, b1, W2, b2 the caller passed
+    b1 = as_tensor(b1) if b1 is not None else Tensor(np.zeros(W1.shape[:2], dtype))
+    b2 = as_tensor(b2) if b2 is not None else Tensor(np.zeros(W2.shape[:2], dtype))
+    for name, p in (("b1", b1), ("W2", W2), ("b2", b2)):
+        if p.dtype != dtype:
+            raise TypeError(f"mlp_cross_entropy: {name} has dtype {p.dtype}, W1 has {dtype}")
+    if W1.ndim != 3 or W2.ndim != 3:
+        raise ValueError(f"mlp_cross_entropy: W1 must be (I, H, n) and W2 (I, C, H), got {W1.shape} and {W2.shape}")
+    I, H, n = W1.shape
+    C = W2.shape[1]
+    x = _constant(x, W1, "mlp_cross_entropy: x")
+    if W2.shape != (I, C, H) or b1.shape != (I, H) or b2.shape != (I, C) or x.ndim not in (2, 3) \
+            or x.shape[-1] != n or (x.ndim == 3 and x.shape[0] != I):
+        raise ValueError(f"mlp_cross_entropy: expected x (B, {n}) or ({I}, B, {n}), W1 (I, H, n), b1 (I, H), W2 (I, C, H), "
+                         f"b2 (I, C); got x {x.shape}, W1 {W1.shape}, b1 {b1.shape}, W2 {W2.shape}, b2 {b2.shape}")
+    B = x.shape[-2]
+    raw = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if raw.dtype == np.bool_ or not np.issubdtype(raw.dtype, np.integer) or raw.shape not in ((B,), (I, B)):
+        raise ValueError(f"mlp_cross_entropy: labels must be integers of shape ({B},) or ({I}, {B}), "
+                         f"got {raw.dtype} {raw.shape}")
+    if raw.size and (raw.min() < 0 or raw.max() >= C):
+        raise ValueError(f"mlp_cross_entropy: labels must lie in [0, {C}), got range [{raw.min()}, {raw.max()}]")
+    params = (W1, b1, W2, b2)
+    want = any(p.requires_grad for p in params)
+    grads = [np.zeros(p.shape, dtype) for p in params]
+    loss = kernels.mlp_cross_entropy(np.ascontiguousarray(x), raw, *(np.ascontiguousarray(p.data) for p in params),
+                                     want, *grads)
+    parents = tuple(p for p, passed in zip(params, given) if passed)
+    grads = [d for d, passed in zip(grads, given) if passed]
+
+    def backward(g):
+        g = np.asarray(g, dtype=dtype)
+        return tuple(g.reshape((I,) + (1,) * (d.ndim - 1)) * d for d in grads)
+    return _result(loss.astype(dtype), parents, backward, "mlp_cross_entropy")
