@@ -38,8 +38,8 @@ What you will see (numbers from the default run, in metrics.json)
 
 Run it
     python lessons/01_superposition.py          # 144 s on 2 quiet cores (the feature-dimensionality sweep
-                                                # runs on the second); 293 s while another job held a core,
-                                                # 326 s with other jobs loading both (load average 3 to 7)
+                                                # runs on the second); 176 to 293 s while another job held a
+                                                # core, 326 s with other jobs loading both (load 3 to 7)
     python lessons/01_superposition.py --quick  # seconds, for the tests
 Figures and metrics.json go to figures/01_superposition/ (--out DIR to change); --resume continues from the
 checkpoints in --out.
