@@ -40,11 +40,11 @@ What you will see (numbers from the default run, in metrics.json)
   same: 0.01 high test loss in 14 of 18, 0.1 grokking in 13 of 18, 1 high train loss in 17 of 18.
 
 Run it
-    python lessons/06_sparse_parity.py           # 218 CPU-seconds (59 here, 159 in the sweep's 2 workers):
-                                                 # about 2 minutes on 2 idle cores. Measured on this shared
-                                                 # 2-core machine: 5.9 minutes with other jobs holding the
-                                                 # load average at 4-6, 9.5 minutes at 7-9
-    python lessons/06_sparse_parity.py --full    # the post's 1,125 models: about 3.7 hours on 2 idle cores
+    python lessons/06_sparse_parity.py           # 207 CPU-seconds (57 here, 151 in the sweep's 2 workers):
+                                                 # about 2 minutes on 2 idle cores; 229 s wall in the run
+                                                 # behind metrics.json (load average 3.4 at its end), 5.9
+                                                 # minutes at a load average of 4-6, 9.5 minutes at 7-9
+    python lessons/06_sparse_parity.py --full    # the post's 1,125 models: about 4.3 hours on 2 idle cores
     python lessons/06_sparse_parity.py --full --scheduler tcp://HOST:8786   # the same on a dask cluster
     python lessons/06_sparse_parity.py --quick   # seconds, for the tests
 Figures and metrics.json go to figures/06_sparse_parity/ (--out DIR to change). The sweep appends each finished
@@ -87,13 +87,14 @@ Scaled down (and why)
   in the 12,000-step trial, going from 8,000 to 12,000 steps turned 3 runs at decay 0.03, 3 at 0.1 and 1 at
   0.3 from "high test loss" into "grokking" (of 18 each), and changed nothing else.
 - What the full sweep costs, measured (metrics.json, "full_grid_cost"): the CPU time of a training step of
-  each of its 25 groups (45 models each), timed in the default run, times 20,000 steps: 7.3 hours on one core,
-  3.7 hours with 2 processes, 5.1 models per minute. (Checked: the timed step agrees within 3% with the
-  marginal cost per step of 300- and 900-step runs, evaluation included.) A step costs from 0.006 s (hidden 16,
-  750 strings) to 0.18 s (hidden 258, 1,750 strings); that largest group alone takes 1.0 hour, which is
-  what a cluster of 8 or more workers would take for the whole sweep, unless the groups are cut smaller
-  (group_by=("hidden", "train_size", "seed"): 225 groups of 5 models). The reduced grid here ran at
-  23 models per minute per process (CPU time; smaller models).
+  each of its 25 groups (45 models each), timed in the default run, times 20,000 steps: 8.6 hours on one core,
+  4.3 hours with 2 processes, 4.4 models per minute (an earlier run, with the machine less loaded, timed
+  7.3 and 3.7 hours). (Checked: the timed step agrees within 3% with the marginal cost per step of 300- and
+  900-step runs, evaluation included.) A step costs from 0.007 s (hidden 16, 750 strings) to 0.23 s (hidden
+  258, 1,750 strings); that largest group alone takes 1.3 hours, which is what a cluster of 8 or more
+  workers would take for the whole sweep, unless the groups are cut smaller (group_by=("hidden",
+  "train_size", "seed"): 225 groups of 5 models). The reduced grid here ran at 24 models per minute per
+  process (CPU time; smaller models).
 - 2,000 held-out strings per seed (the authors: 5,000).
 
 Learning objectives
