@@ -281,11 +281,8 @@ def main(s, out, resume=False):
     interrupted run already finished (saved in out/runs.jsonl) instead of starting over."""
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    results = out / "runs.jsonl"
-    if not resume:
-        results.unlink(missing_ok=True)
-    records = sweep(train_group, sweep_points(s), group_by=("experiment", "group"), results=results,
-                    workers=s.workers, desc="lesson 02: groups of models")
+    records = sweep(train_group, sweep_points(s), group_by=("experiment", "group"), results=out / "runs.jsonl",
+                    resume=resume, workers=s.workers, desc="lesson 02: groups of models")
     rows, grid, limits = collect(records, s)
     summary = memorization.summary(rows, s.n_hidden)
     draw(rows, grid, limits, summary, s, out)

@@ -485,11 +485,8 @@ def main(s, out, resume=False):
     interrupted run already finished (saved in out/runs.jsonl) instead of starting over."""
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    results = out / "runs.jsonl"
-    if not resume:
-        results.unlink(missing_ok=True)
-    records = sweep(train_group, sweep_points(s), group_by=("experiment", "group"), results=results,
-                    workers=s.workers, desc="lesson 04: groups of models")
+    records = sweep(train_group, sweep_points(s), group_by=("experiment", "group"), results=out / "runs.jsonl",
+                    resume=resume, workers=s.workers, desc="lesson 04: groups of models")
     rows, grids, dictionary, two_neurons = collect(records, s)
     summary = sweep_summary(rows, s.n_hidden)
     draw(rows, summary, grids, dictionary, two_neurons, s, out)

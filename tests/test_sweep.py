@@ -37,6 +37,16 @@ def test_sweep_saves_every_point_with_its_settings_and_a_rerun_trains_nothing(tm
     assert again == records and len(results.read_text().splitlines()) == 12
 
 
+def test_resume_false_starts_afresh(tmp_path, monkeypatch):
+    results = tmp_path / "sweep.jsonl"
+    first = sweep(train_group, POINTS, group_by=("width",), results=results, workers=1, progress=False)
+    monkeypatch.setenv("SWEEP_FAIL_ON", "3")                  # any training now raises at width 3
+    assert sweep(train_group, POINTS, group_by=("width",), results=results, workers=1, progress=False) == first
+    with pytest.raises(RuntimeError, match="killed at width 3"):
+        sweep(train_group, POINTS, group_by=("width",), results=results, resume=False, workers=1, progress=False)
+    assert all(r["settings"]["width"] != 3 for r in load(results))   # the old records went first
+
+
 def test_a_sweep_killed_half_way_resumes_to_the_same_results(tmp_path, monkeypatch):
     whole = sweep(train_group, POINTS, group_by=("width",), results=tmp_path / "whole.jsonl", workers=1,
                   progress=False)

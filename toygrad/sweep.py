@@ -83,16 +83,19 @@ def open_executor(stack, scheduler=None, workers=None):
     return client.get_executor()
 
 
-def sweep(train_group, points, *, group_by=(), results, executor=None, scheduler=None, workers=None,
-          progress=True, desc="sweep"):
+def sweep(train_group, points, *, group_by=(), results, resume=True, executor=None, scheduler=None,
+          workers=None, progress=True, desc="sweep"):
     """Train every point not yet in `results`, group by group; return all records, old and new, in the
     order of `points`. A record is {"settings": point, "result": dict}.
 
     train_group: a function importable by name (module level), list of points -> list of result dicts
+    resume: keep what `results` holds and train only the rest; False deletes it first (a fresh run)
     executor: any concurrent.futures Executor (default: local processes, or dask's with `scheduler`)
     """
     path = Path(results)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        path.unlink(missing_ok=True)
     done = {key(r["settings"]): r for r in load(path)}
     todo = [g for g in groups(points, group_by) if any(key(p) not in done for p in g)]
     with ExitStack() as stack:
