@@ -37,14 +37,14 @@ of Hobbhahn's post as ../shared/SETTINGS.md and issue 5 state them)
   the circles Hobbhahn reports.
 - dictionary.png (20 one-hot inputs, 10 neurons): accuracy 1.00 after 1,000 and after 3,000 epochs, the loss
   0.069 then 0.0044. b1 is positive in every neuron (mean 0.75, then 0.94): it lifts the activations above 0,
-  and each input uses 8.7 (8.9) of the 10 neurons: the dictionary is a dense code read out by W2 (55% of its
+  and each input uses 8.75 (8.6) of the 10 neurons: the dictionary is a dense code read out by W2 (55% of its
   entries negative), not one neuron per entry.
-- two_neurons.png (2 neurons, 64 one-hot inputs, 64 classes): accuracy 1.00; b1 = (8.2, 8.3) lifts 86% of the
-  inputs into the open positive quadrant (both neurons on). 43% of the pairs of inputs have activations with
+- two_neurons.png (2 neurons, 64 one-hot inputs, 64 classes): accuracy 1.00; b1 = (8.1, 8.2) lifts 84% of the
+  inputs into the open positive quadrant (both neurons on). 42% of the pairs of inputs have activations with
   cosine similarity above 0.9 (mean 0.75), yet every input is told apart: reproduced in kind, though far from
   "all near 1" (uniform angles over a quadrant would give 49%). The rows of W2 lie on an arc in the 2nd and 4th
   quadrants: each class reads one neuron positively and the other negatively (48% of W2 < 0). Weight decay 1
-  instead of 0.01: accuracy 0.11, ||W|| 14.7 instead of 206.9, activations pinned to the axes. Reproduced.
+  instead of 0.01: accuracy 0.11, ||W|| 14.7 instead of 204.4, activations pinned to the axes. Reproduced.
   Antipodal inputs (±e_i, 32 pairs, 64 classes): accuracy 0.88; 9 of the 64 inputs switch both neurons off,
   and their classes get W2 rows with both entries negative (the cluster in the 3rd quadrant), so only the one
   with the largest b2 can win (56 of 64 right). Each neuron serves both signs (share of its activation from
@@ -56,9 +56,9 @@ of Hobbhahn's post as ../shared/SETTINGS.md and issue 5 state them)
   0.014 at m = 1 to 0.269 at m = 13, against 0.030 to 0.294).
 
 Run it
-    python lessons/04_final_layer.py           # 245 s (4:08 with start-up) on 2 cores while other jobs kept the
-                                               # load average at 4 to 7: the run got 57% of the 2 cores
-    python lessons/04_final_layer.py --quick   # 30 s at load 4 (tests/test_lesson04.py; n = 40, T up to 100)
+    python lessons/04_final_layer.py           # 101 s on 2 cores while another job used about one; 245 s
+                                               # while other jobs kept the load average at 4 to 7
+    python lessons/04_final_layer.py --quick   # 8 s (tests/test_lesson04.py; n = 40, T up to 100)
 Figures and metrics.json go to figures/04_final_layer/ (--out DIR to change); --resume keeps the groups an
 interrupted run finished (out/runs.jsonl).
 
