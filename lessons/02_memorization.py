@@ -176,7 +176,8 @@ def train_grid_column(points):
     params = sp.init_ranked(rng, ms, p["n"])
     optimizer = tg.AdamW(params.values(), lr=p["lr"], weight_decay=p["weight_decay"],
                          schedule=tg.schedule("warmup_cosine", total_steps=p["steps"], warmup=p["warmup"]))
-    fit(lambda step: sp.reconstruction_loss(x_train, params["W"], params["b"], rank=ms), params, optimizer,
+    train = sp.fixed_data(x_train)
+    fit(lambda step: sp.reconstruction_loss(train, params["W"], params["b"], rank=ms), params, optimizer,
         p["steps"], log_every=p["steps"], progress=False)
     return [{"test_loss": float(loss)} for loss in sp.loss_value(params, x_test)]
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from strategies import floats, integers, probability_rows, shapes, sizes
 from toygrad import kernels
+from toygrad.datasets import sparse_rows
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -183,6 +184,30 @@ def test_reconstruction(kernel, dtype, data):
     np.testing.assert_allclose(db, db_twin, **tol)
     untouched = np.zeros_like(W)
     np.testing.assert_array_equal(kernel(x, W, b, w, rank, False, untouched, np.zeros_like(b)), loss)
+    assert not untouched.any()                                   # want_grad=False: no gradient written
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_reconstruction_sparse(dtype, data):
+    """The kernel that reads a fixed x by its nonzeros (datasets.sparse_rows) equals the whole-array twin, with
+    rows of x that are empty, full or in between, and rank as in test_reconstruction."""
+    L, B, n, m = data.draw(sizes), data.draw(st.integers(1, 9)), data.draw(st.integers(1, 12)), data.draw(sizes)
+    keep = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).random((L, B, n)) < data.draw(st.floats(0, 1))
+    x = np.abs(data.draw(floats((L, B, n), dtype))) * keep
+    W, b, w = data.draw(floats((L, m, n), dtype)), data.draw(floats((L, n), dtype)), np.abs(data.draw(floats((L, n), dtype)))
+    rank = np.array(data.draw(st.lists(st.integers(0, m), min_size=L, max_size=L)))
+    in_use = W * (np.arange(m)[None, :, None] < rank[:, None, None])
+    rows = sparse_rows(x)
+    dW, db = np.zeros_like(W), np.zeros_like(b)
+    loss = kernels.reconstruction_sparse(rows.index, rows.value, rows.count, W, b, w, rank, True, dW, db)
+    expected, dW_twin, db_twin = kernels.reconstruction_numpy(x, in_use, b, w)
+    for actual, twin in ((loss, expected), (dW, dW_twin), (db, db_twin)):
+        np.testing.assert_allclose(actual, twin, rtol=TOL[dtype], atol=TOL[dtype])
+    untouched = np.zeros_like(W)
+    again = kernels.reconstruction_sparse(rows.index, rows.value, rows.count, W, b, w, rank, False, untouched,
+                                          np.zeros_like(b))
+    np.testing.assert_array_equal(again, loss)
     assert not untouched.any()                                   # want_grad=False: no gradient written
 
 

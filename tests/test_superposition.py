@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import toygrad as tg
 from toygrad import superposition as sp
 from toygrad.gradcheck import gradcheck
-from toygrad.datasets import fixed_sparse_dataset
+from toygrad.datasets import fixed_sparse_dataset, sparse_rows
 
 
 @st.composite
@@ -24,12 +24,13 @@ def model_and_data(draw, dtype=np.float64):
     return x, W, b, weight
 
 
+@pytest.mark.parametrize("form", [np.asarray, sparse_rows], ids=["x as an array", "x as its nonzeros"])
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
 @given(data=st.data())
-def test_the_fused_loss_equals_the_ops(dtype, tol, data):
+def test_the_fused_loss_equals_the_ops(form, dtype, tol, data):
     x, W, b, weight = data.draw(model_and_data(dtype))
     Wt, bt = tg.Tensor(W, requires_grad=True), tg.Tensor(b, requires_grad=True)
-    loss = sp.reconstruction_loss(x, Wt, bt, weight)
+    loss = sp.reconstruction_loss(form(x), Wt, bt, weight)
     loss.sum().backward()
     expected, dW, db = sp._reconstruction_numpy(x, W, b, weight)
     assert loss.dtype == dtype

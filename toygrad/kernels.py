@@ -347,6 +347,76 @@ def _reconstruction_columns(x, W, b, w, rank, want_grad, dW, db, V=256):
     return loss
 
 
+@njit(**FAST)
+def reconstruction_sparse(index, value, count, W, b, w, rank, want_grad, dW, db):
+    """reconstruction for a fixed sparse x given as its nonzeros: row t of instance l holds x[l, t, index[l, t, z]]
+    = value[l, t, z] for z < count[l, t] (datasets.sparse_rows). The same loss and gradients; x itself is never
+    read. With x_t zero but for its nonzeros Z:
+
+        h = sum_{j in Z} W_j x_tj                  (m x |Z| instead of m x n)
+        r = relu(Wᵀ h + b)   loss = sum_j w_j r_j²,  g_j = (2/B) w_j r_j      as if x_t were 0 (dense, one pass)
+        then for j in Z: loss += w_j ((r_j - x_tj)² - r_j²),  g_j = (2/B) w_j (r_j - x_tj) if y_j > 0 else 0
+        dW += h gᵀ and dh = W g (dense, one pass)      dW_j += dh x_tj for j in Z (sparse)
+    At lesson 02's shape (n = 1,000, m = 2, 1% of x nonzero) that is 2m + 2 passes over the n features per point
+    instead of 4m + 3 for _reconstruction_rows, and no pass over x."""
+    L, B, _ = index.shape
+    n = W.shape[2]
+    loss = np.zeros(L)
+    zero = W.dtype.type(0)
+    h = np.empty(W.shape[1], dtype=W.dtype)
+    dh = np.empty(W.shape[1], dtype=W.dtype)
+    y = np.empty(n, dtype=W.dtype)
+    g = np.empty(n, dtype=W.dtype)
+    scale = W.dtype.type(2.0 / B)
+    for l in range(L):
+        Wl, bl, wl, dWl, dbl = W[l], b[l], w[l], dW[l], db[l]
+        m = rank[l]
+        total = 0.0
+        for t in range(B):
+            nz = count[l, t]
+            for k in range(m):                # h = W x_t over the nonzeros
+                acc = zero
+                for z in range(nz):
+                    acc += Wl[k, index[l, t, z]] * value[l, t, z]
+                h[k] = acc
+            for j in range(n):                # y = Wᵀ h + b (the loops over j innermost: they vectorise)
+                y[j] = bl[j]
+            for k in range(m):
+                hk = h[k]
+                for j in range(n):
+                    y[j] += hk * Wl[k, j]
+            part = zero
+            for j in range(n):                # loss, g and db as if x_t were 0 ...
+                r = max(y[j], zero)
+                part += wl[j] * r * r
+                g[j] = scale * wl[j] * r
+                dbl[j] += g[j] if want_grad else zero
+            for z in range(nz):               # ... corrected where x_t is not 0
+                j, xv = index[l, t, z], value[l, t, z]
+                r = max(y[j], zero)
+                d = r - xv
+                part += wl[j] * (d * d - r * r)
+                gj = scale * wl[j] * d if y[j] > zero else zero
+                dbl[j] += gj - g[j] if want_grad else zero
+                g[j] = gj
+            total += part
+            if not want_grad:
+                continue
+            for k in range(m):                # the up-projection's gradient, and dh = W g
+                hk = h[k]
+                acc = zero
+                for j in range(n):
+                    dWl[k, j] += hk * g[j]
+                    acc += g[j] * Wl[k, j]
+                dh[k] = acc
+            for k in range(m):                # the down-projection's gradient, over the nonzeros
+                dhk = dh[k]
+                for z in range(count[l, t]):
+                    dWl[k, index[l, t, z]] += dhk * value[l, t, z]
+        loss[l] = total / B
+    return loss
+
+
 def reconstruction_numpy(x, W, b, w):
     """The twin, with whole arrays (rank = m for every instance): loss (L,), dW, db."""
     B = x.shape[1]
