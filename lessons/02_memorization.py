@@ -15,12 +15,12 @@ What you will see (numbers from the default run, in metrics.json)
   dimensionality is below the pentagon's 2/5 (norm-weighted mean 0.22) because the 995 small features also
   lie along them. At T = 1,000 6 features: the pentagon, with two features sharing one corner.
 - loss.png: train loss is ~0 up to T = 6 (2 dimensions store 6 points), then rises towards the 1.0 of
-  predicting x' = 0. Test loss (10,000 fresh points) is about 1.0 up to T = 100, rises to a peak of 1.26 at
+  predicting x' = 0. Test loss (10,000 fresh points) is about 1.0 up to T = 100, rises to a peak of 1.29 at
   T = 200, and falls to 0.99 from T = 1,000 on, below the loss of predicting 0: double descent. (T = 3 is
   also high, 1.04: a model that memorises three points in large weights misfires on new ones.)
 - dimensionality.png: data dimensionality falls as m/T, feature dimensionality rises after the transition;
   they cross at T ≈ 220, next to the test-loss peak at T = 200.
-- norms.png: ||W|| peaks at T = 200 (16.9) and ||b|| at T = 50 (18.1); both collapse to ~2.5 and < 1 once
+- norms.png: ||W|| peaks at T = 200 (17.0) and ||b|| at T = 50 (18.1); both collapse to ~2.5 and < 1 once
   the model stores features.
 - Where the peak sits: T = 200 with n = 1,000, S = 0.99, inside ARENA's shaded transition (T ≈ 141 to 707)
   and about 10x earlier than the paper's transition (T ≈ 700 to 5,000 for n = 10,000, S = 0.999), as
@@ -41,7 +41,7 @@ What you will see (numbers from the default run, in metrics.json)
   with uniform importance, 22% with decreasing importance, which gives up the unimportant features first).
 
 Run it
-    python lessons/02_memorization.py           # 157 s on 2 cores while another job used one (228 s at a load
+    python lessons/02_memorization.py           # 120 s on 2 cores while another job used one (228 s at a load
                                                 # average of 1.3-3); every training is a sweep point, 2 worker
                                                 # processes
     python lessons/02_memorization.py --resume  # keeps the groups an interrupted run finished (out/runs.jsonl)
