@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import toygrad as tg
 from toygrad import mlp_block as mb
-from toygrad.datasets import fixed_sparse_dataset
+from toygrad.datasets import fixed_sparse_dataset, sparse_rows
 from toygrad.gradcheck import gradcheck
 
 
@@ -77,11 +77,46 @@ def test_the_inits_have_pytorch_bounds_and_one_variance():
         assert mb.boxiness(W1[0]) == pytest.approx(0.51 if init == "uniform" else 0.29, abs=0.03)
 
 
+def test_rows_shared_by_every_instance_give_what_copies_give():
+    rng = np.random.default_rng(5)
+    x = fixed_sparse_dataset(rng, 0.3, 12, 7)                            # (1, 12, 7): one set of rows
+    params = mb.init_mlp(rng, [2, 3, 1], 7, 7)
+    tensors = list(params.values())
+    shared = mb.mlp_loss(sparse_rows(x), sparse_rows(x), *tensors, hidden=[2, 3, 1])
+    shared.sum().backward()
+    grads = [t.grad.copy() for t in tensors]
+    for t in tensors:
+        t.grad = None
+    copies = sparse_rows(np.ascontiguousarray(np.broadcast_to(x, (3, 12, 7))))
+    copied = mb.mlp_loss(copies, copies, *tensors, hidden=[2, 3, 1])
+    copied.sum().backward()
+    np.testing.assert_array_equal(shared.data, copied.data)
+    for t, g in zip(tensors, grads):
+        np.testing.assert_array_equal(t.grad, g)
+    np.testing.assert_array_equal(mb.argmax_accuracy(params, x), mb.argmax_accuracy(params, np.repeat(x, 3, 0)))
+
+
+def test_training_through_the_ops_or_the_fused_loss_gives_the_same_model():
+    rng = np.random.default_rng(6)
+    x = fixed_sparse_dataset(rng, 0.4, 10, 6, dtype=np.float64)          # (1, 10, 6), shared by both instances
+    start = mb.init_mlp(rng, [2, 3], 6, 6, dtype=np.float64)
+    trained = {}
+    for through in ("fused", "ops"):
+        params = {name: tg.Tensor(p.data.copy(), requires_grad=True) for name, p in start.items()}
+        mb.train_fixed(params, x, x, steps=200, lr=1e-2, hidden=[2, 3], through=through)
+        trained[through] = mb.arrays(params)
+    for fused, ops in zip(trained["fused"], trained["ops"]):
+        np.testing.assert_allclose(fused, ops, rtol=1e-9, atol=1e-12)
+    assert np.abs(trained["ops"][0] - start["W1"].data).max() > 0.1      # and training moved them
+    with pytest.raises(ValueError, match=r"train_fixed: through must be 'fused' or 'ops', got 'blas'"):
+        mb.train_fixed(start, x, x, steps=1, through="blas")
+
+
 def test_sparse_rows_round_trip():
     rng = np.random.default_rng(2)
     x = fixed_sparse_dataset(rng, [0.1, 0.5], 30, 12)
     x[0, 0, 0] = 0.25                                                     # a nonzero at index 0, where padding points
-    rows = mb.sparse_rows(x)
+    rows = sparse_rows(x)
     assert rows.index.shape[-1] == (x != 0).sum(-1).max()
     np.testing.assert_array_equal(rows.dense(), x)
     np.testing.assert_allclose(rows.square, (x.astype(np.float64) ** 2).sum(-1))
@@ -121,12 +156,12 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match=r"init_mlp: hidden must be a positive integer .* got \[0, 2\]"):
         mb.init_mlp(rng, [0, 2], 3, 3)
     params = mb.init_mlp(rng, [2], 3, 4)
-    with pytest.raises(ValueError, match=r"mlp_loss: expected x \(I, B, n_in\).* got x \(1, 5, 4\)"):
+    with pytest.raises(ValueError, match=r"mlp_loss: expected x \(I or 1, B, n_in\).* got x \(1, 5, 4\)"):
         mb.mlp_loss(np.ones((1, 5, 4), np.float32), np.ones((1, 5, 4), np.float32), *params.values())
     with pytest.raises(ValueError, match=r"mlp_loss: hidden must hold 1 integers in \[0, 2\], got \[3\]"):
         mb.mlp_loss(np.ones((1, 5, 3), np.float32), np.ones((1, 5, 4), np.float32), *params.values(), hidden=[3])
     with pytest.raises(ValueError, match=r"sparse_rows: x must be a float32 or float64 array \(I, T, n\)"):
-        mb.sparse_rows(np.ones((5, 3)))
+        sparse_rows(np.ones((5, 3)))
     with pytest.raises(ValueError, match=r"boxiness: W must have shape \(k, n\)"):
         mb.boxiness(np.ones(3))
 

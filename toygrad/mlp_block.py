@@ -22,12 +22,11 @@ AdamW: instance i is exactly an MLP with k_i neurons (no rank argument needed, u
 
 mlp_loss is the autoencoder's loss as one numba op, for sparse data: it never forms the (I, B, n) output.
 """
-from dataclasses import dataclass
-
 import numpy as np
 from numba import njit
 
 import toygrad as tg
+from toygrad.datasets import SparseRows, sparse_rows
 from toygrad.kernels import FAST
 from toygrad.ops import _result
 from toygrad.train import fit
@@ -134,49 +133,7 @@ def outputs(params, x):
     return np.maximum(pre_activations(params, x), 0) @ np.swapaxes(W2, -1, -2) + b2[:, None, :]
 
 
-# --- sparse rows: a fixed data set kept as its nonzeros ---------------------------------------------------------
-
-@dataclass(frozen=True)
-class SparseRows:
-    """The rows of x: (I, T, n) as their nonzero entries, padded to the longest row with (index 0, value 0).
-
-    index: (I, T, z) int64   value: (I, T, z)   count: (I, T) int64, the nonzeros of each row (the rest is
-    padding)   square: (I, T) float64, ||x_t||²   n: the row length.
-    At S = 0.99 and n = 1,000 a row has ~10 nonzeros: z ~ 25 instead of 1,000. A dense x (e.g. E x) is a
-    valid SparseRows too, with z = n."""
-    index: np.ndarray
-    value: np.ndarray
-    count: np.ndarray
-    square: np.ndarray
-    n: int
-
-    @property
-    def shape(self):
-        return self.index.shape[:2] + (self.n,)
-
-    def dense(self):
-        """Back to x: (I, T, n)."""
-        x = np.zeros(self.shape, self.value.dtype)
-        I, T, _ = self.index.shape
-        lead = np.arange(I)[:, None, None], np.arange(T)[None, :, None]
-        np.add.at(x, lead + (self.index,), self.value)                  # padding adds 0 at index 0
-        return x
-
-
-def sparse_rows(x):
-    """x: (I, T, n) as SparseRows."""
-    x = np.asarray(x)
-    if x.ndim != 3 or x.dtype.type not in (np.float32, np.float64):
-        raise ValueError(f"sparse_rows: x must be a float32 or float64 array (I, T, n), got {x.dtype} {x.shape}")
-    nonzero = x != 0
-    count = nonzero.sum(axis=-1).astype(np.int64)
-    z = max(int(count.max()), 1)
-    order = np.argsort(~nonzero, axis=-1, kind="stable")[..., :z]     # the nonzero columns first, in order
-    value = np.take_along_axis(x, order, axis=-1)
-    index = np.where(value != 0, order, 0).astype(np.int64)
-    return SparseRows(index, np.ascontiguousarray(value), count, (x.astype(np.float64) ** 2).sum(axis=-1),
-                      x.shape[-1])
-
+# --- sparse rows: a fixed data set kept as its nonzeros (datasets.SparseRows) ------------------------------------
 
 def _rows(x):
     return x if isinstance(x, SparseRows) else sparse_rows(np.asarray(x.data if isinstance(x, tg.Tensor) else x))
@@ -185,39 +142,57 @@ def _rows(x):
 # --- the autoencoder's loss as one op ---------------------------------------------------------------------------
 
 @njit(**FAST)
-def _mlp_kernel(x_index, x_value, x_count, y_index, y_value, y_count, y_square, W1, b1, W2, b2, G, c, hidden,
-                want_grad, dW1, db1, dW2, db2, S, s):
+def _mlp_kernel(x_index, x_value, x_count, y_index, y_value, y_count, y_square, W1, b1, W2, b2, hidden, want_grad):
     """Per instance l: loss_l = (1/B) sum_t ||W2 a_t + b2 - y_t||²,  a_t = ReLU(W1 x_t + b1), with the sparse
-    rows x_t, y_t (index, value) and G = W2ᵀ W2, c = W2ᵀ b2 given (k x k and k, BLAS computes them once per
-    instance): the squared error of a point then needs no pass over n_out,
+    rows x_t, y_t (index, value). With G = W2ᵀ W2 and c = W2ᵀ b2 (k x k and k, computed once per instance) the
+    squared error of a point needs no pass over n_out:
 
         ||W2 a + b2 - y||² = aᵀ G a + 2 a·c + ||b2||² - 2 (W2 a + b2)·y + ||y||²     (y·(...) over y's nonzeros)
 
-    and, if want_grad, the gradients that need the points, added into dW1, db1 and the sparse parts of dW2, db2
-    (float64), plus S = sum_t a_t a_tᵀ and s = sum_t a_t for the dense rest (see mlp_loss):
+    and, if want_grad, the gradients (zeros otherwise), with S = sum_t a_t a_tᵀ and s = sum_t a_t:
         d/da = (2/B) (G a + c - W2ᵀ y)        d/dW1 = d/da ⊙ [a > 0] x_tᵀ   (x's nonzeros only)
         d/dW2 = (2/B) (W2 S + b2 sᵀ - sum_t y_t a_tᵀ)    d/db2 = (2/B) (W2 s - sum_t y_t) + 2 b2
     Only the neurons that fire enter (on[:active]); instance l has hidden[l] neurons (init_mlp's zero padding
-    computes 0 and gets no gradient, so skipping it only saves time). A step costs ~B (z k + f²), f the neurons
-    that fire, plus BLAS's n_out k², where the ops (two linear, relu, mse) pass over the (B, n_out) output
-    several times: ~20x slower at n = 1,000, k = 2 and ~10 nonzeros a row (measured on lesson 03's data).
+    computes 0 and gets no gradient, so skipping it only saves time). Sums run in float64 (the dW2 terms cancel
+    near a minimum) and are written out in the parameters' dtype. A step costs ~B (z k + f²), f the neurons that
+    fire, plus n_out k² for G, c and the dense terms, where the ops (two linear, relu, mse) pass over the
+    (B, n_out) output several times: ~20x slower at n = 1,000, k = 2 and ~10 nonzeros a row (lesson 03's data);
+    One kernel for all of it, not BLAS for G and the dense terms: at k = 2 numpy's calls on (I, 1000, 2) arrays
+    cost more than the arithmetic (a step of lesson 03's T = 3 groups, 48 models: 7.8 ms with BLAS and numpy
+    around the kernel, 2.9 ms in one kernel, both measured on a loaded machine).
+    x or y may have one instance for all (a leading axis of 1): every model then reads the same rows.
+    Returns loss: (I,) float64, dW1, db1, dW2, db2 (zeros when not want_grad).
     """
-    L, B, _ = x_index.shape
+    L, B = W1.shape[0], x_index.shape[1]
+    shared_x, shared_y = x_index.shape[0] == 1, y_index.shape[0] == 1
+    K, n_in, n_out = W1.shape[1], W1.shape[2], W2.shape[1]
     loss = np.zeros(L)
-    on, a, da = np.empty(W1.shape[1], np.int64), np.empty(W1.shape[1]), np.empty(W1.shape[1])
+    dW1, db1, dW2, db2 = np.zeros_like(W1), np.zeros_like(b1), np.zeros_like(W2), np.zeros_like(b2)
+    on, a, da = np.empty(K, np.int64), np.empty(K), np.empty(K)
+    G, c, S, s = np.empty((K, K)), np.empty(K), np.empty((K, K)), np.empty(K)
+    gW1, gb1, gW2, gb2 = np.empty((K, n_in)), np.empty(K), np.empty((n_out, K)), np.empty(n_out)
     scale = 2.0 / B
     for l in range(L):
-        k = hidden[l]
+        k, lx, ly = hidden[l], 0 if shared_x else l, 0 if shared_y else l
+        G[:], c[:], S[:], s[:] = 0.0, 0.0, 0.0, 0.0
         b2_square = 0.0
-        for j in range(b2.shape[1]):
-            b2_square += b2[l, j] * b2[l, j]
+        for j in range(n_out):                                   # G = W2ᵀ W2, c = W2ᵀ b2, ||b2||²
+            bj = np.float64(b2[l, j])
+            b2_square += bj * bj
+            for p in range(k):
+                wp = np.float64(W2[l, j, p])
+                c[p] += wp * bj
+                for q in range(k):
+                    G[p, q] += wp * W2[l, j, q]
+        if want_grad:
+            gW1[:], gb1[:], gW2[:], gb2[:] = 0.0, 0.0, 0.0, 0.0
         total = 0.0
         for t in range(B):
             active = 0                                           # a = ReLU(W1 x_t + b1): keep the neurons that
             for p in range(k):                                   # fire (on[:active]); the rest add nothing
-                acc = b1[l, p]
-                for z in range(x_count[l, t]):
-                    acc += W1[l, p, x_index[l, t, z]] * x_value[l, t, z]
+                acc = np.float64(b1[l, p])
+                for z in range(x_count[lx, t]):
+                    acc += W1[l, p, x_index[lx, t, z]] * np.float64(x_value[lx, t, z])
                 if acc > 0.0:                                    # ReLU passes no gradient at or below 0 either
                     on[active], a[active] = p, acc
                     active += 1
@@ -225,41 +200,59 @@ def _mlp_kernel(x_index, x_value, x_count, y_index, y_value, y_count, y_square, 
             for u in range(active):                              # aᵀ G a + 2 a·c,  and d/da = G a + c ...
                 Ga = 0.0
                 for v in range(active):
-                    Ga += G[l, on[u], on[v]] * a[v]
-                quadratic += a[u] * (Ga + 2.0 * c[l, on[u]])
-                da[u] = Ga + c[l, on[u]]
+                    Ga += G[on[u], on[v]] * a[v]
+                quadratic += a[u] * (Ga + 2.0 * c[on[u]])
+                da[u] = Ga + c[on[u]]
             cross = 0.0
-            for z in range(y_count[l, t]):                       # (W2 a + b2)·y,  and d/da -= W2ᵀ y
-                j, value = y_index[l, t, z], y_value[l, t, z]
-                out = b2[l, j]
+            for z in range(y_count[ly, t]):                      # (W2 a + b2)·y,  and d/da -= W2ᵀ y
+                j, value = y_index[ly, t, z], np.float64(y_value[ly, t, z])
+                out = np.float64(b2[l, j])
                 for u in range(active):
                     out += W2[l, j, on[u]] * a[u]
                     da[u] -= W2[l, j, on[u]] * value
                 cross += out * value
-            total += quadratic + b2_square - 2.0 * cross + y_square[l, t]
+            total += quadratic + b2_square - 2.0 * cross + y_square[ly, t]
             if not want_grad:
                 continue
             for u in range(active):
                 p, g = on[u], scale * da[u]
-                db1[l, p] += g
-                for z in range(x_count[l, t]):
-                    dW1[l, p, x_index[l, t, z]] += g * x_value[l, t, z]
-                s[l, p] += a[u]
+                gb1[p] += g
+                for z in range(x_count[lx, t]):
+                    gW1[p, x_index[lx, t, z]] += g * x_value[lx, t, z]
+                s[p] += a[u]
                 for v in range(active):
-                    S[l, p, on[v]] += a[u] * a[v]
-            for z in range(y_count[l, t]):                       # the - sum_t y_t a_tᵀ and - sum_t y_t terms
-                j, value = y_index[l, t, z], y_value[l, t, z]
-                db2[l, j] -= scale * value
+                    S[p, on[v]] += a[u] * a[v]
+            for z in range(y_count[ly, t]):                      # the - sum_t y_t a_tᵀ and - sum_t y_t terms
+                j, value = y_index[ly, t, z], np.float64(y_value[ly, t, z])
+                gb2[j] -= scale * value
                 for u in range(active):
-                    dW2[l, j, on[u]] -= scale * value * a[u]
+                    gW2[j, on[u]] -= scale * value * a[u]
         loss[l] = total / B
-    return loss
+        if not want_grad:
+            continue
+        for p in range(k):
+            db1[l, p] = gb1[p]
+            for i in range(n_in):
+                dW1[l, p, i] = gW1[p, i]
+        for j in range(n_out):                                   # the dense terms: W2 S + b2 sᵀ and W2 s + B b2
+            bj = np.float64(b2[l, j])
+            Ws = 0.0
+            for p in range(k):
+                wp = np.float64(W2[l, j, p])
+                Ws += wp * s[p]
+                WS = 0.0
+                for q in range(k):
+                    WS += W2[l, j, q] * S[q, p]
+                dW2[l, j, p] = gW2[j, p] + scale * (WS + bj * s[p])
+            db2[l, j] = gb2[j] + scale * Ws + 2.0 * bj
+    return loss, dW1, db1, dW2, db2
 
 
 def mlp_loss(x, y, W1, b1, W2, b2, hidden=None):
     """loss = (1/B) sum_t ||W2 ReLU(W1 x_t + b1) + b2 - y_t||², per instance, as one op (see _mlp_kernel).
 
-    x: SparseRows (I, B, n_in) or an array   y: SparseRows (I, B, n_out) or an array (x itself for an autoencoder)
+    x: SparseRows (I, B, n_in) or an array   y: SparseRows (I, B, n_out) or an array (x itself for an autoencoder);
+       either may be (1, B, .): one set of rows that every instance reads (a shared test set, one embedding)
     W1: (I, k, n_in)  b1: (I, k)  W2: (I, n_out, k)  b2: (I, n_out)  Tensors  ->  loss: (I,)
     hidden: None, or (I,) the hidden sizes init_mlp padded to k (only a shortcut: the padding computes 0).
     The same numbers as tg.mse(mlp(params, x), y); pass SparseRows made once (sparse_rows) when x is fixed.
@@ -269,8 +262,9 @@ def mlp_loss(x, y, W1, b1, W2, b2, hidden=None):
     n_out = W2.shape[1]
     expected = {"W1": (I, k, n_in), "b1": (I, k), "W2": (I, n_out, k), "b2": (I, n_out)}
     got = {"W1": W1.shape, "b1": b1.shape, "W2": W2.shape, "b2": b2.shape}
-    if got != expected or x.shape[:2] != y.shape[:2] or x.shape[0] != I or x.n != n_in or y.n != n_out:
-        raise ValueError(f"mlp_loss: expected x (I, B, n_in), y (I, B, n_out), W1 (I, k, n_in), b1 (I, k), "
+    if (got != expected or x.shape[1] != y.shape[1] or x.shape[0] not in (1, I) or y.shape[0] not in (1, I)
+            or x.n != n_in or y.n != n_out):
+        raise ValueError(f"mlp_loss: expected x (I or 1, B, n_in), y (I or 1, B, n_out), W1 (I, k, n_in), b1 (I, k), "
                          f"W2 (I, n_out, k), b2 (I, n_out); got x {x.shape}, y {y.shape}, " +
                          ", ".join(f"{name} {shape}" for name, shape in got.items()))
     hidden = np.full(I, k, np.int64) if hidden is None else np.asarray(hidden, np.int64)
@@ -278,21 +272,15 @@ def mlp_loss(x, y, W1, b1, W2, b2, hidden=None):
         raise ValueError(f"mlp_loss: hidden must hold {I} integers in [0, {k}], got {hidden.tolist()}")
     dtype = W1.dtype
     params = [np.ascontiguousarray(p.data) for p in (W1, b1, W2, b2)]
-    W2_, b2_ = (p.astype(np.float64) for p in params[2:])
-    G, c = np.swapaxes(W2_, 1, 2) @ W2_, np.einsum("ijk,ij->ik", W2_, b2_)   # W2ᵀ W2, W2ᵀ b2: (I, k, k), (I, k)
-    grads = [np.zeros(p.shape) for p in params]                 # float64: the dW2 terms cancel near a minimum
-    S, s = np.zeros((I, k, k)), np.zeros((I, k))
     want = any(p.requires_grad for p in (W1, b1, W2, b2))
-    value = _mlp_kernel(x.index, x.value, x.count, y.index, y.value, y.count, y.square, *params, G, c, hidden,
-                        want, *grads, S, s)
-    if want:                                                    # the dense terms of dW2 and db2, once per instance
-        B = x.shape[1]
-        grads[2] += (2 / B) * (W2_ @ S + b2_[:, :, None] * s[:, None, :])
-        grads[3] += (2 / B) * np.einsum("ijk,ik->ij", W2_, s) + 2 * b2_
+    value, *grads = _mlp_kernel(x.index, x.value, x.count, y.index, y.value, y.count, y.square, *params, hidden,
+                                want)
 
     def backward(g):
-        g = np.asarray(g, np.float64)
-        return tuple((g.reshape((-1,) + (1,) * (d.ndim - 1)) * d).astype(dtype) for d in grads)
+        g = np.asarray(g, dtype)
+        if np.all(g == 1):                                      # the usual case: loss.sum().backward()
+            return tuple(grads)
+        return tuple(g.reshape((-1,) + (1,) * (d.ndim - 1)) * d for d in grads)
     return _result(value.astype(dtype), (W1, b1, W2, b2), backward, "mlp_loss")
 
 
@@ -309,27 +297,43 @@ def loss_value(params, x, y, hidden=None):
     return mlp_loss(x, y, *(tg.Tensor(a) for a in arrays(params)), hidden=hidden).data
 
 
-def train_fixed(params, x, y, *, steps, lr=1e-3, weight_decay=1e-2, warmup=0.05, hidden=None):
+def train_fixed(params, x, y, *, steps, lr=1e-3, weight_decay=1e-2, warmup=0.05, hidden=None, through="fused"):
     """Full-batch training on a fixed data set (Henighan et al. 2023's recipe): AdamW, lr warmed up linearly over
-    the first `warmup` fraction of steps, then cosine decay to 0. x, y: SparseRows or arrays (I, T, .).
-    weight_decay: a number or (I,), one per instance. Returns fit()'s Run."""
-    x, y = _rows(x), _rows(y)
+    the first `warmup` fraction of steps, then cosine decay to 0. x, y: SparseRows or arrays (I or 1, T, .).
+    weight_decay: a number or (I,), one per instance. Returns fit()'s Run.
+    through: "fused" (mlp_loss, for sparse rows or a large n_out) or "ops" (tg.mse(mlp(params, x), y) on dense
+    arrays: BLAS wins when x and y are dense and small, 2-3x at lesson 03's E x of 10 to 30 dimensions; hidden
+    is not needed there, the zero padding computes 0 and gets no gradient through the ops too)."""
     optimizer = tg.AdamW(params.values(), lr=lr, weight_decay=weight_decay,
                          schedule=tg.schedule("warmup_cosine", total_steps=steps, warmup=warmup))
-    return fit(lambda step: mlp_loss(x, y, *params.values(), hidden=hidden), params, optimizer, steps,
-               log_every=steps, progress=False)
+    if through not in ("fused", "ops"):
+        raise ValueError(f"train_fixed: through must be 'fused' or 'ops', got {through!r}")
+    if through == "ops":
+        I = params["W1"].shape[0]
+        x, y = (np.ascontiguousarray(np.broadcast_to(a.dense() if isinstance(a, SparseRows) else a,
+                                                     (I,) + a.shape[1:])) for a in (x, y))
+    else:
+        x, y = _rows(x), _rows(y)
+
+    def loss(step):
+        if through == "ops":
+            return tg.mse(mlp(params, x), y)
+        return mlp_loss(x, y, *params.values(), hidden=hidden)
+    return fit(loss, params, optimizer, steps, log_every=steps, progress=False)
 
 
 # --- what a trained autoencoder recovers ----------------------------------------------------------------------
 
 def argmax_accuracy(params, x):
     """The fraction of points whose largest feature is the largest entry of the autoencoder's output, per
-    instance: x: (I, B, n) -> (I,). One instance at a time: a sweep's (I, B, n) outputs need not fit in memory."""
+    instance: x: (I, B, n) or (1, B, n) shared by all -> (I,). One instance at a time: a sweep's (I, B, n)
+    outputs need not fit in memory."""
     W1, b1, W2, b2 = arrays(params)
-    accuracy = np.empty(len(x))
-    for i in range(len(x)):
+    accuracy = np.empty(len(W1))
+    for i in range(len(W1)):
         one = {"W1": W1[i:i + 1], "b1": b1[i:i + 1], "W2": W2[i:i + 1], "b2": b2[i:i + 1]}
-        accuracy[i] = (outputs(one, x[i:i + 1])[0].argmax(axis=-1) == x[i].argmax(axis=-1)).mean()
+        xi = x[i if len(x) > 1 else 0]
+        accuracy[i] = (outputs(one, xi[None])[0].argmax(axis=-1) == xi.argmax(axis=-1)).mean()
     return accuracy
 
 

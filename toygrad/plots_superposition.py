@@ -8,6 +8,7 @@ one by one; quantities use plots.COLORS, and the two dimensionalities of lesson 
 """
 import numpy as np
 from matplotlib import cm, colormaps, colors
+from matplotlib.collections import LineCollection
 
 from .metrics import STICKY, superposition
 from .plots import COLORS, figure
@@ -30,14 +31,18 @@ def feature_colors(n):
 
 
 def features_in_plane(ax, W, title=None, limit=None, labels=True):
-    """Each column W_i of W: (2, n) as a line from the origin ending in a dot, coloured by its index."""
+    """Each column W_i of W: (2, n) as a line from the origin ending in a dot, coloured by its index. Drawn as one
+    LineCollection and one scatter: 1,000 features as 2,000 separate artists took 15 s a figure to save."""
     W = _plane(W, "features_in_plane")
     many = W.shape[1] > 50                                   # thin lines and small dots, or it is all ink
-    for (u, v), color, i in zip(W.T, feature_colors(W.shape[1]), range(W.shape[1])):
-        ax.plot([0, u], [0, v], color=color, lw=0.5 if many else 1.5, alpha=0.6 if many else 1.0)
-        ax.plot(u, v, "o", color=color, ms=1.5 if many else 5)
-        if labels and W.shape[1] <= 12 and np.hypot(u, v) > 0.05:
-            ax.annotate(str(i), (u, v), xytext=(4, 4), textcoords="offset points", fontsize=7)
+    colors_ = feature_colors(W.shape[1])
+    ax.add_collection(LineCollection(np.stack([np.zeros_like(W.T), W.T], axis=1), colors=colors_,
+                                     linewidths=0.5 if many else 1.5, alpha=0.6 if many else 1.0))
+    ax.scatter(W[0], W[1], c=colors_, s=(1.5 if many else 5) ** 2, zorder=3)
+    if labels and W.shape[1] <= 12:
+        for i, (u, v) in enumerate(W.T):
+            if np.hypot(u, v) > 0.05:
+                ax.annotate(str(i), (u, v), xytext=(4, 4), textcoords="offset points", fontsize=7)
     _square(ax, limit or 1.25 * max(np.abs(W).max(), 0.1), title)
 
 
