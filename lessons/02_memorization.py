@@ -41,9 +41,8 @@ What you will see (numbers from the default run, in metrics.json)
   with uniform importance, 22% with decreasing importance, which gives up the unimportant features first).
 
 Run it
-    python lessons/02_memorization.py           # 120 s on 2 cores while another job used one (228 s at a load
-                                                # average of 1.3-3); every training is a sweep point, 2 worker
-                                                # processes
+    python lessons/02_memorization.py           # 54 s on 2 quiet cores, 120 s while another job used one;
+                                                # every training is a sweep point, 2 worker processes
     python lessons/02_memorization.py --resume  # keeps the groups an interrupted run finished (out/runs.jsonl)
     python lessons/02_memorization.py --quick   # seconds, for the tests (n = 200, S = 0.95, T up to 300)
 Figures and metrics.json go to figures/02_memorization/ (--out DIR to change).

@@ -56,8 +56,8 @@ of Hobbhahn's post as ../shared/SETTINGS.md and issue 5 state them)
   0.014 at m = 1 to 0.269 at m = 13, against 0.030 to 0.294).
 
 Run it
-    python lessons/04_final_layer.py           # 101 s on 2 cores while another job used about one; 245 s
-                                               # while other jobs kept the load average at 4 to 7
+    python lessons/04_final_layer.py           # 43 s on 2 quiet cores, 101 s while another job used
+                                               # about one, 245 s at a load average of 4 to 7
     python lessons/04_final_layer.py --quick   # 8 s (tests/test_lesson04.py; n = 40, T up to 100)
 Figures and metrics.json go to figures/04_final_layer/ (--out DIR to change); --resume keeps the groups an
 interrupted run finished (out/runs.jsonl).
