@@ -252,9 +252,11 @@ def test_sample_sparse_counter_statistics(seed):
                 standard_error = math.sqrt(p[l] * (1 - p[l]) / n)
                 assert abs((half != 0).mean() - p[l]) < 5 * standard_error
                 values = half[half != 0]
-                assert values.min() > 0 and values.max() < 1
+                assert values.max() < 1
                 assert abs(values.mean() - 0.5) < 5 * math.sqrt(1 / 12 / values.size)    # Uniform(0, 1)
-        assert not present[4].any() and present[5].all() and not present[6].any()
+        # p = 1: every entry is drawn, and a draw is exactly 0 with probability 2^-24 in float32 (seed 191 has one
+        # in these 20,000 entries), 2^-53 in float64: expected 0.001 zeros here, more than 3 has odds below 1e-13
+        assert not present[4].any() and (~present[5]).sum() <= 3 and not present[6].any()
 
 
 def test_sample_sparse_counter_advances_the_generator_and_draws_anew():

@@ -9,11 +9,14 @@ import math
 import numpy as np
 from numba import njit
 
+from .threads import split
+
 # Compile options shared by the kernels. error_model="numpy" drops Python's divide-by-zero checks, which
 # otherwise stop LLVM from vectorising a loop; the fast-math flags let it reorder and fuse float operations
 # (results can differ from NumPy in the last bits, still the same from run to run). We leave out "nnan" and
-# "ninf" on purpose: a NaN must stay a NaN so the training loop can catch it.
-FAST = dict(cache=True, error_model="numpy", fastmath={"nsz", "arcp", "contract", "afn", "reassoc"})
+# "ninf" on purpose: a NaN must stay a NaN so the training loop can catch it. nogil lets threads run kernels side
+# by side (toygrad/threads.py).
+FAST = dict(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "arcp", "contract", "afn", "reassoc"})
 
 
 # --- ReLU backward -------------------------------------------------------------------------------
@@ -220,7 +223,15 @@ def reconstruction(x, W, b, w, rank, want_grad, dW, db):
     All arrays C-contiguous, of one float dtype.
     """
     kernel = _reconstruction_rows if x.shape[2] >= 64 else _reconstruction_columns
-    return kernel(x, W, b, w, rank, want_grad, dW, db)
+    return _by_instance(kernel, (x, W, b, w, rank), want_grad, dW, db)
+
+
+def _by_instance(kernel, inputs, want_grad, dW, db):
+    """kernel(*inputs, want_grad, dW, db) -> loss (L,), run on shares of the instances side by side: each instance
+    reads and writes only its own rows, so the numbers do not depend on the shares (toygrad/threads.py)."""
+    def share(l0, l1):
+        return kernel(*(a[l0:l1] for a in inputs), want_grad, dW[l0:l1], db[l0:l1])
+    return np.concatenate(split(share, len(dW)))
 
 
 @njit(**FAST)
@@ -347,8 +358,13 @@ def _reconstruction_columns(x, W, b, w, rank, want_grad, dW, db, V=256):
     return loss
 
 
-@njit(**FAST)
 def reconstruction_sparse(index, value, count, W, b, w, rank, want_grad, dW, db):
+    """reconstruction for a fixed sparse x given as its nonzeros (_reconstruction_sparse), the instances side by side."""
+    return _by_instance(_reconstruction_sparse, (index, value, count, W, b, w, rank), want_grad, dW, db)
+
+
+@njit(**FAST)
+def _reconstruction_sparse(index, value, count, W, b, w, rank, want_grad, dW, db):
     """reconstruction for a fixed sparse x given as its nonzeros: row t of instance l holds x[l, t, index[l, t, z]]
     = value[l, t, z] for z < count[l, t] (datasets.sparse_rows). The same loss and gradients; x itself is never
     read. With x_t zero but for its nonzeros Z:
@@ -585,7 +601,11 @@ def sample_sparse_counter(rng, out, p):
     """
     p = _check_sparse_arguments(rng, out, p, "sample_sparse_counter")
     kernel = _sample_sparse_counter_pairs if out.dtype == np.float32 else _sample_sparse_counter_single
-    kernel(out, *_counter_setup(rng, out, p))
+    key, threshold, inv_p, unit, below_one = _counter_setup(rng, out, p)
+
+    def share(l0, l1):                  # instance l's numbers depend on l, not on the share it is drawn in
+        kernel(out[l0:l1], l0, key, threshold[l0:l1], inv_p[l0:l1], unit, below_one)
+    split(share, out.shape[0])
 
 
 def _counter_setup(rng, out, p):
@@ -598,9 +618,9 @@ def _counter_setup(rng, out, p):
 
 
 @njit(**FAST)
-def _sample_sparse_counter_pairs(out, key, threshold, inv_p, unit, below_one):
+def _sample_sparse_counter_pairs(out, l0, key, threshold, inv_p, unit, below_one):
     """float32: two 24-bit uniforms from each 64-bit hash, entry i from the high bits of hash i and entry H + i
-    from its low bits (H = ceil(size / 2) hashes per instance)."""
+    from its low bits (H = ceil(size / 2) hashes per instance). out[l] is instance l0 + l."""
     L = out.shape[0]
     size = out.shape[1] * out.shape[2]
     dt = out.dtype.type
@@ -609,28 +629,28 @@ def _sample_sparse_counter_pairs(out, key, threshold, inv_p, unit, below_one):
         flat = out[l].reshape(size)
         first, second = flat[:H], flat[H:]              # two views: flat[i] and flat[H + i] in one loop did not vectorise
         th, ip = threshold[l], inv_p[l]
-        base = key + np.uint64(l) * np.uint64(H) * _GAMMA
+        base = key + np.uint64(l0 + l) * np.uint64(H) * _GAMMA
         for i in range(size - H):
             z = _splitmix(base + np.uint64(i) * _GAMMA)
             hi, lo = np.int64(z >> _S40), np.int64((z >> _S8) & _LOW24)
             first[i] = _present_value(hi, dt(hi) * unit, th, ip, below_one)
             second[i] = _present_value(lo, dt(lo) * unit, th, ip, below_one)
     for l in range(L if size % 2 else 0):              # odd size: the last hash gives one entry (a separate loop:
-        base = key + np.uint64(l) * np.uint64(H) * _GAMMA   # inside the one above, it stopped vectorisation, 3x slower)
+        base = key + np.uint64(l0 + l) * np.uint64(H) * _GAMMA   # inside the one above, it stopped vectorisation, 3x slower)
         hi = np.int64(_splitmix(base + np.uint64(H - 1) * _GAMMA) >> _S40)
         out[l].reshape(size)[H - 1] = _present_value(hi, dt(hi) * unit, threshold[l], inv_p[l], below_one)
 
 
 @njit(**FAST)
-def _sample_sparse_counter_single(out, key, threshold, inv_p, unit, below_one):
-    """float64: one 53-bit uniform from each hash."""
+def _sample_sparse_counter_single(out, l0, key, threshold, inv_p, unit, below_one):
+    """float64: one 53-bit uniform from each hash. out[l] is instance l0 + l."""
     L = out.shape[0]
     size = out.shape[1] * out.shape[2]
     dt = out.dtype.type
     for l in range(L):
         flat = out[l].reshape(size)
         th, ip = threshold[l], inv_p[l]
-        base = key + np.uint64(l) * np.uint64(size) * _GAMMA
+        base = key + np.uint64(l0 + l) * np.uint64(size) * _GAMMA
         for i in range(size):
             bits = np.int64(_splitmix(base + np.uint64(i) * _GAMMA) >> _S11)
             flat[i] = _present_value(bits, dt(bits) * unit, th, ip, below_one)
@@ -790,21 +810,26 @@ def mlp_cross_entropy(x, labels, W1, b1, W2, b2, want_grad, dW1, db1, dW2, db2):
     k = _BITS if np.all((x3 == 0) | (x3 == 1)) else 0
     codes = _bit_codes(x3, k) if k else np.zeros((1, 1, 1), np.int64)
     dtype = W1.dtype
-    w1t = np.empty((n, ci_max * H), dtype)
-    tab = np.empty((-(-n // k) if k else 0, 1 << k, ci_max * H), dtype)
-    pre, da = np.empty((B, ci_max * H), dtype), np.empty(H, dtype)
-    dz = np.empty((ci_max, B, C), dtype)
     loss = np.empty(I)
-    for i0 in range(0, I, ci_max):
-        ci, gx = min(ci_max, I - i0), 0 if shared else i0
-        loss[i0:i0 + ci] = mlp_chunk_forward(x3, gx, codes, k, labels, W1, b1, W2, b2, i0, ci, w1t, tab, pre, dz) / B
-        if want_grad:
-            dz[:ci] *= dtype.type(1.0 / B)                   # the mean over the batch
-            mlp_chunk_backward(W1, W2, i0, ci, pre, dz, da, db1, dW2, db2)
-            # dW1 += daᵀ x as one BLAS product per chunk: 1.6x faster than adding da into the rows of the inputs
-            # that are present, point by point (measured), although that skips the zeros
-            dw1t = x3[gx].T @ pre[:, :ci * H]                                     # (n, ci H)
-            dW1[i0:i0 + ci] += dw1t.reshape(n, ci, H).transpose(1, 2, 0)
+    starts = range(0, I, ci_max)
+
+    def chunks(first, last):                              # chunks first .. last - 1, with their own scratch arrays
+        w1t = np.empty((n, ci_max * H), dtype)
+        tab = np.empty((-(-n // k) if k else 0, 1 << k, ci_max * H), dtype)
+        pre, da = np.empty((B, ci_max * H), dtype), np.empty(H, dtype)
+        dz = np.empty((ci_max, B, C), dtype)
+        for i0 in starts[first:last]:
+            ci, gx = min(ci_max, I - i0), 0 if shared else i0
+            loss[i0:i0 + ci] = mlp_chunk_forward(x3, gx, codes, k, labels, W1, b1, W2, b2, i0, ci, w1t, tab, pre,
+                                                 dz) / B
+            if want_grad:
+                dz[:ci] *= dtype.type(1.0 / B)                   # the mean over the batch
+                mlp_chunk_backward(W1, W2, i0, ci, pre, dz, da, db1, dW2, db2)
+                # dW1 += daᵀ x as one BLAS product per chunk: 1.6x faster than adding da into the rows of the inputs
+                # that are present, point by point (measured), although that skips the zeros
+                dw1t = x3[gx].T @ pre[:, :ci * H]                                     # (n, ci H)
+                dW1[i0:i0 + ci] += dw1t.reshape(n, ci, H).transpose(1, 2, 0)
+    split(chunks, len(starts))          # the chunks are independent: one share of them per core (toygrad/threads.py)
     return loss
 
 

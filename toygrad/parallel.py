@@ -4,11 +4,14 @@
     run = fit(...)                                  # meanwhile, the main training here
     results = side.result()                         # waits if it has not finished
 
-toygrad runs BLAS on one thread, so a training loop uses one core; on a 2-core laptop the other is free.
-Where processes cannot be forked (Windows), the function simply runs here, before returning.
+The worker runs its kernels on one thread, and this process on one core fewer until the worker is done
+(toygrad/threads.py), so the two together use the cores once. Where processes cannot be forked (Windows), the
+function simply runs here, before returning.
 """
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
+
+from . import threads
 
 
 def beside(fn, *args, **kwargs):
@@ -19,6 +22,8 @@ def beside(fn, *args, **kwargs):
         done.set_result(fn(*args, **kwargs))
         return done
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    threads.lend(1)
     future = pool.submit(fn, *args, **kwargs)
+    future.add_done_callback(lambda _: threads.lend(-1))
     pool.shutdown(wait=False)                  # the worker exits once fn returns
     return future

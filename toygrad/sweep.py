@@ -20,6 +20,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from . import threads
+
 
 def grid(**axes):
     """Every combination of the given values, as a list of dicts: grid(a=[1, 2], b="xy") -> 4 points."""
@@ -72,8 +74,11 @@ def open_executor(stack, scheduler=None, workers=None):
     """A concurrent.futures Executor, closed with `stack`: local processes, or, given a scheduler address,
     dask.distributed's executor for that cluster (no scheduling code of our own either way)."""
     if scheduler is None:
-        pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count())
+        workers = workers or os.cpu_count()
+        pool = ProcessPoolExecutor(max_workers=workers)
         stack.callback(pool.shutdown, wait=False, cancel_futures=True)
+        threads.lend(workers)                  # the workers take that many cores while the pool is open
+        stack.callback(threads.lend, -workers)
         return pool
     try:
         from distributed import Client

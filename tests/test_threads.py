@@ -1,0 +1,122 @@
+"""Kernel threads: the shares cover the work, and the numbers do not depend on how many threads share it."""
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from toygrad import datasets, kernels, threads
+from toygrad.parallel import beside
+from toygrad.sweep import open_executor
+
+
+@pytest.fixture
+def restore_threads():
+    yield
+    threads.set_threads(None)
+
+
+@given(n_items=st.integers(0, 200), n_shares=st.integers(1, 16))
+def test_shares_cover_the_items_in_order_and_evenly(n_items, n_shares):
+    pieces = threads.shares(n_items, n_shares)
+    covered = [i for start, stop in pieces for i in range(start, stop)]
+    assert covered == list(range(n_items))
+    sizes = [stop - start for start, stop in pieces]
+    assert len(pieces) == max(1, min(n_shares, n_items))
+    assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_threads_names_what_it_expected(bad):
+    with pytest.raises(ValueError, match="set_threads: n must be a positive integer"):
+        threads.set_threads(bad)
+
+
+def test_threads_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TOYGRAD_THREADS", "3")
+    assert threads.threads() == 3
+    monkeypatch.setenv("TOYGRAD_THREADS", "zero")
+    with pytest.raises(ValueError, match="TOYGRAD_THREADS must be a positive integer, got 'zero'"):
+        threads.threads()
+
+
+def test_split_runs_every_share_and_returns_them_in_order(restore_threads):
+    threads.set_threads(4)
+    assert threads.split(lambda a, b: list(range(a, b)), 10) == [[0, 1], [2, 3, 4], [5, 6], [7, 8, 9]]
+    assert threads.split(lambda a, b: (a, b), 10, min_items=5) == [(0, 5), (5, 10)]
+
+
+def _threads_in_a_worker():
+    return threads.threads()
+
+
+def test_a_worker_process_runs_on_one_thread():
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        assert pool.submit(_threads_in_a_worker).result() == 1
+
+
+def _run_kernels(seed):
+    """Every kernel that shares out its work: the parity MLP, the three reconstruction loops and the sampler."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    I, B, H, n = 13, 50, 32, 30                                # 13 models: two chunks of 8 and 5
+    x, y = datasets.parity_bits(rng, B, n, 3)
+    mlp = [rng.normal(size=s).astype(np.float32) for s in ((I, H, n), (I, H), (I, 2, H), (I, 2))]
+    grads = [np.zeros_like(a) for a in mlp]
+    out["mlp"] = [kernels.mlp_cross_entropy(x.astype(np.float32), y, *mlp, True, *grads)] + grads
+    for name, n_features in (("rows", 80), ("columns", 20)):
+        L, m = 5, 3
+        x = rng.random((L, B, n_features)).astype(np.float32) * (rng.random((L, B, n_features)) < 0.2)
+        W, b = rng.normal(size=(L, m, n_features)).astype(np.float32), rng.normal(size=(L, n_features)).astype(np.float32)
+        w, rank = np.ones((L, n_features), np.float32), np.array([3, 1, 2, 3, 0])
+        dW, db = np.zeros_like(W), np.zeros_like(b)
+        out[name] = [kernels.reconstruction(x, W, b, w, rank, True, dW, db), dW, db]
+        rows = datasets.sparse_rows(x)
+        dW, db = np.zeros_like(W), np.zeros_like(b)
+        out["sparse " + name] = [kernels.reconstruction_sparse(rows.index, rows.value, rows.count, W, b, w, rank, True,
+                                                               dW, db), dW, db]
+    for dtype in (np.float32, np.float64):
+        sample = np.empty((7, 33, 5), dtype)                  # an odd size: the float32 kernel's last-entry loop
+        kernels.sample_sparse_counter(rng, sample, np.linspace(0.1, 1, 7))
+        out[f"sample {np.dtype(dtype)}"] = [sample]
+    return out
+
+
+@pytest.mark.parametrize("n", [2, 3, 8])
+def test_kernels_give_the_same_bits_on_any_number_of_threads(n, restore_threads):
+    threads.set_threads(1)
+    one = _run_kernels(0)
+    threads.set_threads(n)
+    many = _run_kernels(0)
+    for name in one:
+        for a, b in zip(one[name], many[name]):
+            np.testing.assert_array_equal(a, b, err_msg=f"{name} on {n} threads")
+
+
+def _slow_threads_count():
+    time.sleep(0.5)
+    return threads.threads()
+
+
+def test_beside_lends_a_core_until_its_job_is_done(restore_threads, monkeypatch):
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    side = beside(_slow_threads_count)
+    assert threads.threads() == 1                              # this process, while the side job runs
+    assert side.result() == 1                                  # the side job itself
+    for _ in range(100):                                       # the done-callback runs just after the result
+        if threads.threads() == 2:
+            break
+        time.sleep(0.01)
+    assert threads.threads() == 2
+
+
+def test_a_local_sweep_pool_takes_its_workers_cores(restore_threads, monkeypatch):
+    monkeypatch.setattr(threads, "cores", lambda: 4)
+    with ExitStack() as stack:
+        open_executor(stack, workers=3)
+        assert threads.threads() == 1
+    assert threads.threads() == 4

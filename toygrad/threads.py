@@ -1,0 +1,84 @@
+"""Kernel threads: a kernel's independent pieces of work (models, instances) shared out over this process's cores.
+
+    toygrad.set_threads(1)           # or TOYGRAD_THREADS=1 in the environment; toygrad.threads() reads it back
+    split(work, n_items)             # work(start, stop) on contiguous shares of range(n_items), side by side
+
+The kernels are compiled with nogil=True, so Python threads run them at the same time. Each piece writes only
+its own rows of the output (instance l's loss and gradient, say), and how the pieces are shared out does not
+change what each one computes: a run gives the same numbers, bit for bit, on 1 thread or 8 (tests/test_threads.py).
+
+Why Python threads rather than numba's parallel=True: numba's OpenMP layer aborts a child process that uses it
+after a fork from a parent that did ("fork() called from a process already using GNU OpenMP"), and the sweeps
+fork their workers. A thread pool is created per process, the first time it is needed.
+
+The policy. The main process uses every core it may run on. A worker process (one started by another Python
+process: a sweep's or a dask worker) uses one, because its siblings take the other cores; toygrad.parallel.beside
+keeps the parent to the cores its side job leaves free. BLAS stays on one thread throughout (see __init__).
+"""
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+_chosen = None                      # set_threads(n); None: the policy above
+_lent, _lent_lock = 0, threading.Lock()      # cores given to side jobs (toygrad.parallel.beside)
+_pool, _pool_size, _pool_pid = None, 0, None
+
+
+def cores():
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def set_threads(n):
+    """Run kernels on n threads from now on (None: back to the policy in the module docstring)."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"set_threads: n must be a positive integer or None, got {n!r}")
+    global _chosen
+    _chosen = n
+
+
+def threads():
+    """How many threads the kernels use now."""
+    if _chosen is not None:
+        return _chosen
+    from_env = os.environ.get("TOYGRAD_THREADS")
+    if from_env:
+        if not from_env.isdigit() or int(from_env) < 1:
+            raise ValueError(f"TOYGRAD_THREADS must be a positive integer, got {from_env!r}")
+        return int(from_env)
+    return 1 if multiprocessing.parent_process() is not None else max(1, cores() - _lent)
+
+
+def lend(n):
+    """Leave n more cores (negative: fewer) to work outside this process, until it gives them back."""
+    global _lent
+    with _lent_lock:
+        _lent += n
+
+
+def _executor(size):
+    global _pool, _pool_size, _pool_pid
+    if _pool is None or _pool_pid != os.getpid() or _pool_size < size:   # a forked child starts its own
+        _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="toygrad-kernel")
+        _pool_size, _pool_pid = size, os.getpid()
+    return _pool
+
+
+def shares(n_items, n_shares):
+    """range(n_items) cut into n_shares contiguous (start, stop) pieces, as equal as can be."""
+    n_shares = max(1, min(n_shares, n_items))
+    edges = [n_items * s // n_shares for s in range(n_shares + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def split(work, n_items, min_items=1):
+    """work(start, stop) for contiguous shares of range(n_items), on up to threads() threads; the calling thread
+    takes the first share. Returns the results in order. min_items: the fewest items worth a thread of their own."""
+    pieces = shares(n_items, min(threads(), max(1, n_items // max(1, min_items))))
+    if len(pieces) == 1:
+        return [work(*pieces[0])]
+    pool = _executor(len(pieces) - 1)
+    futures = [pool.submit(work, *piece) for piece in pieces[1:]]
+    first = work(*pieces[0])
+    return [first] + [f.result() for f in futures]
