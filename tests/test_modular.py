@@ -84,6 +84,93 @@ def test_collapsed_model_passes_gradcheck():
     toygrad.gradcheck(loss, *(params[name].data for name in ("E", "W_in", "W_out")))
 
 
+# --- the fused loss: collapsed_cross_entropy = cross_entropy(forward_collapsed(...)) ---------------------------
+
+@pytest.mark.parametrize("reduction", ["mean", "mean_all", "sum"])
+@given(seed=st.integers(0, 2**32 - 1), p=st.integers(2, 9), n=st.integers(1, 6), batch=st.integers(1, 12),
+       n_instances=st.sampled_from([None, 1, 3]), shared=st.booleans(), scale=st.floats(0.1, 4.0))
+def test_fused_loss_equals_the_composed_ops(reduction, seed, p, n, batch, n_instances, shared, scale):
+    """Value and gradients, float64, for one model or several on the instance axis, pairs shared or per instance,
+    logits small or large (scale), with rows that repeat and pairs with a = b."""
+    rng = np.random.default_rng(seed)
+    lead = () if n_instances is None else (n_instances,)
+    rows = (batch,) if shared or n_instances is None else lead + (batch,)
+    a, b, labels = (rng.integers(0, p, rows) for _ in range(3))
+    W_input, W_output = scale * rng.normal(size=lead + (p, n)), scale * rng.normal(size=lead + (n, p))
+    results = []
+    for fused in (True, False):
+        Win, Wout = toygrad.Tensor(W_input.copy(), requires_grad=True), toygrad.Tensor(W_output.copy(), requires_grad=True)
+        if fused:
+            loss = modular.collapsed_cross_entropy(Win, Wout, a, b, labels, reduction)
+        else:
+            loss = toygrad.cross_entropy(forward_collapsed(Win, Wout, a, b), labels, reduction)
+        loss.sum().backward()
+        results.append((loss.data, Win.grad, Wout.grad))
+    for fused, composed in zip(*results):
+        np.testing.assert_allclose(fused, composed, rtol=1e-12, atol=1e-14)
+
+
+def test_fused_loss_passes_gradcheck_through_the_collapse():
+    params = small_model(3, p=5, d_embed=4, n_neurons=3)
+    a, b, labels = addition_pairs(5)
+
+    def loss(E, W_in, W_out):
+        return modular.loss({"E": E, "W_in": W_in, "W_out": W_out}, a, b, labels, "mean_all")
+    toygrad.gradcheck(loss, *(params[name].data for name in ("E", "W_in", "W_out")))
+
+
+def test_fused_loss_in_float32_is_the_float64_loss_rounded():
+    """float32 takes the vectorised exp (kernels.exp_nonpositive): within float32 rounding of the float64 numbers."""
+    rng = np.random.default_rng(0)
+    a, b, labels = addition_pairs(67, ordered=True)
+    W_input, W_output = rng.normal(size=(67, 24)), rng.normal(size=(24, 67))
+    out = {}
+    for dtype in (np.float32, np.float64):
+        Win, Wout = (toygrad.Tensor(w.astype(dtype), requires_grad=True) for w in (W_input, W_output))
+        loss = modular.collapsed_cross_entropy(Win, Wout, a, b, labels, "mean_all")
+        loss.backward()
+        out[dtype] = (loss.data, Win.grad, Wout.grad)
+    for single, double in zip(out[np.float32], out[np.float64]):
+        np.testing.assert_allclose(single, double, rtol=2e-5, atol=1e-6 * np.abs(double).max())
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: modular.collapsed_cross_entropy(np.ones((3, 2)), np.ones((3, 2)), [0], [1], [2]), ValueError,
+     r"expected W_input \(K\?, p, n\) and W_output \(K\?, n, p\), got \(3, 2\) and \(3, 2\)"),
+    (lambda: modular.collapsed_cross_entropy(np.ones((3, 2)), np.ones((2, 3)), [0], [3], [2]), ValueError,
+     r"b must lie in \[0, 3\), got range \[3, 3\]"),
+    (lambda: modular.collapsed_cross_entropy(np.ones((3, 2)), np.ones((2, 3)), [0.5], [1], [2]), TypeError,
+     "a must be integers, got dtype float64"),
+    (lambda: modular.collapsed_cross_entropy(np.ones((3, 2)), np.ones((2, 3)), [0, 1], [1], [2]), ValueError,
+     "a, b and labels must have one length"),
+    (lambda: modular.collapsed_cross_entropy(np.ones((3, 2)), np.ones((2, 3)), [0], [1], [2], "none"), ValueError,
+     "reduction must be 'mean', 'mean_all' or 'sum', got 'none'"),
+])
+def test_fused_loss_bad_arguments_say_what_is_wrong(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_fused_loss_gives_the_same_bits_on_any_number_of_threads():
+    from toygrad import threads
+    rng = np.random.default_rng(1)
+    a, b, labels = addition_pairs(67, ordered=True)
+    W_input, W_output = rng.normal(size=(3, 67, 24)).astype(np.float32), rng.normal(size=(3, 24, 67)).astype(np.float32)
+    out = []
+    try:
+        for n in (1, 2, 5):
+            threads.set_threads(n)
+            Win, Wout = toygrad.Tensor(W_input, requires_grad=True), toygrad.Tensor(W_output, requires_grad=True)
+            loss = modular.collapsed_cross_entropy(Win, Wout, a, b, labels)
+            loss.sum().backward()
+            out.append((loss.data, Win.grad, Wout.grad))
+    finally:
+        threads.set_threads(None)
+    for other in out[1:]:
+        for x, y in zip(out[0], other):
+            np.testing.assert_array_equal(x, y)
+
+
 def test_collapsed_returns_the_two_products():
     params = small_model(2)
     W_input, W_output = collapsed(params)

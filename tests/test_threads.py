@@ -47,7 +47,7 @@ def test_threads_from_the_environment(monkeypatch):
 def test_split_runs_every_share_and_returns_them_in_order(restore_threads):
     threads.set_threads(4)
     assert threads.split(lambda a, b: list(range(a, b)), 10) == [[0, 1], [2, 3, 4], [5, 6], [7, 8, 9]]
-    assert threads.split(lambda a, b: (a, b), 10, min_items=5) == [(0, 5), (5, 10)]
+    assert threads.split(lambda a, b: (a, b), 3) == [(0, 1), (1, 2), (2, 3)]          # no more shares than items
 
 
 def _threads_in_a_worker():
@@ -120,3 +120,4 @@ def test_a_local_sweep_pool_takes_its_workers_cores(restore_threads, monkeypatch
         open_executor(stack, workers=3)
         assert threads.threads() == 1
     assert threads.threads() == 4
+

