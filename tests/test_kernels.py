@@ -312,3 +312,21 @@ def test_exp_nonpositive_equals_its_twin(dtype, x):
     kernels.exp_nonpositive(x, expected, bits)
     np.testing.assert_allclose(out, expected, rtol=4e-7 if dtype == np.float32 else 1e-15, atol=0)
     assert np.all((out == 0) == (x < np.log(np.finfo(dtype).tiny)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_collapsed_cross_entropy_equals_its_twin(dtype, data):
+    """Loss and both gradients, with rows that repeat, a = b, and more blocks than rows (B = 1)."""
+    K, p, n, B = data.draw(sizes), data.draw(st.integers(2, 9)), data.draw(sizes), data.draw(st.integers(1, 12))
+    W_input, W_output = data.draw(floats((K, p, n), dtype, bound=4.0)), data.draw(floats((K, n, p), dtype, bound=4.0))
+    a, b, labels = (data.draw(integers((K, B), p)).astype(np.int64) for _ in range(3))
+    scale = 1.0 / (B * p)
+    flush = np.finfo(dtype).tiny / scale
+    actual = kernels.collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush, True)
+    expected = kernels.collapsed_cross_entropy_numpy(W_input, W_output, a, b, labels, scale, flush)
+    for x, y in zip(actual, expected):
+        np.testing.assert_allclose(x, y, rtol=TOL[dtype], atol=TOL[dtype])
+    loss_only = kernels.collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush, False)
+    np.testing.assert_array_equal(loss_only[0], actual[0])
+    assert loss_only[1] is None and loss_only[2] is None

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .kernels import (adam_update, adam_update_numpy, gather_rows, gather_rows_numpy, mlp_cross_entropy,
+from .kernels import (adam_update, adam_update_numpy, collapsed_cross_entropy, collapsed_cross_entropy_numpy, gather_rows, gather_rows_numpy, mlp_cross_entropy,
                       mlp_cross_entropy_numpy, reconstruction, reconstruction_numpy, relu_backward, relu_backward_numpy,
                       sample_sparse, sample_sparse_counter, sample_sparse_counter_numpy, sample_sparse_numpy,
                       scatter_add_rows, scatter_add_rows_numpy, softmax_xent_hard, softmax_xent_hard_numpy,
@@ -55,6 +55,8 @@ def compare(repeat=7):
     bits = rng.integers(0, 2, (1200, 30)).astype(f32)                                   # the parity sweep's data
     mlp = [rng.uniform(-0.2, 0.2, s).astype(f32) for s in ((90, 32, 30), (90, 32), (90, 2, 32), (90, 2))]
     parity = rng.integers(0, 2, 1200)
+    W_in, W_out = rng.standard_normal((1, 67, 24)).astype(f32), rng.standard_normal((1, 24, 67)).astype(f32)
+    pairs = [rng.integers(0, 67, (1, 1347)) for _ in range(3)]                       # the grok bench's batch
 
     def fused(x, W, b, w):
         return lambda: reconstruction(x, W, b, w, np.full(len(W), W.shape[1]), True, np.zeros_like(W), np.zeros_like(b))
@@ -66,6 +68,9 @@ def compare(repeat=7):
         "mlp_cross_entropy (90 MLPs 30-32-2, 1200 bits)": (
             lambda: mlp_cross_entropy(bits, parity, *mlp, True, *(np.zeros_like(a) for a in mlp)),
             lambda: mlp_cross_entropy_numpy(bits, parity, *mlp)),
+        "collapsed_cross_entropy (1347 pairs, p=67, n=24)": (
+            lambda: collapsed_cross_entropy(W_in, W_out, *pairs, 1e-5, 1e-33, True),
+            lambda: collapsed_cross_entropy_numpy(W_in, W_out, *pairs, 1e-5, 1e-33)),
         "gather_rows (911 rows of 24 from 67)": (lambda: gather_rows(W3, idx), lambda: gather_rows_numpy(W3, idx)),
         "relu_backward (10x1024x20)": (lambda: relu_backward(x, g), lambda: relu_backward_numpy(x, g)),
         "scatter_add_rows (911 rows of 24 into 67)": (

@@ -1028,3 +1028,24 @@ def collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush_below,
         return loss, None, None
     return (loss, dW_in.reshape(K, COLLAPSED_BLOCKS, p, n).sum(axis=1),
             dW_out.reshape(K, COLLAPSED_BLOCKS, n, p).sum(axis=1))
+
+
+def collapsed_cross_entropy_numpy(W_input, W_output, a, b, labels, scale, flush_below):
+    """The twin, with whole arrays per instance: loss (K,), dW_input, dW_output."""
+    K, p, n = W_input.shape
+    loss, dW_input, dW_output = np.empty(K), np.zeros_like(W_input), np.empty_like(W_output)
+    for k in range(K):
+        h = np.maximum(W_input[k][a[k]] + W_input[k][b[k]], 0)
+        z = h @ W_output[k]
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.where(z < np.log(np.finfo(z.dtype).tiny), 0, np.exp(z))
+        rows = np.arange(len(labels[k]))
+        loss[k] = (np.log(e.sum(axis=1)) - z[rows, labels[k]]).sum()
+        q = e / e.sum(axis=1, keepdims=True)
+        dz = np.where(q >= flush_below, q, 0) * scale
+        dz[rows, labels[k]] -= scale
+        dW_output[k] = h.T @ dz
+        dh = np.where(h > 0, dz @ W_output[k].T, 0)
+        np.add.at(dW_input[k], a[k], dh)
+        np.add.at(dW_input[k], b[k], dh)
+    return loss, dW_input, dW_output
