@@ -22,19 +22,24 @@ of Hobbhahn's post as ../shared/SETTINGS.md and issue 5 state them)
 - variants.png, test accuracy is NOT its mirror here: 0.018 to 0.039 at every T (chance: 0.01), 0.027 at the
   peak and 0.029 at T = 1,000. Two dimensions cannot name one of 100 classes from points with ~10 features,
   memorised or not; the test loss peaks because the memorising model is confidently wrong (||W|| peaks at
-  T = 100, 24.8 against 11.8 at T = 3 and 17.3 at T = 1,000), not because it is wrong more often.
+  T = 100, 24.8 against 11.8 at T = 3 and 17.3 at T = 1,000), not because it is wrong more often. The mirror
+  was also looked for and not found: in trials at m = 2, 5, 8 and 13 and S = 0.9 to 0.99 (AdamW) the test
+  accuracy never dipped where the test loss peaked (it rose or stayed flat), and with SGD at m = 5 it fell from
+  0.13 to 0.09 into the peak but recovered only to 0.10: at small T the T training points cover at most T of
+  the 100 classes, and at the peak the loss is high because wrong answers are confident, not more frequent.
   Soft labels: a smaller bump (peak 5.29 at T = 10, 1.12x); untied weights: a larger one (8.51 at T = 50, 1.73x).
 - features_and_data.png, dimensionality.png: at T = 3 the hidden vectors form a triangle (D_data x T / m =
   0.997, a regular T-gon gives 1); data dimensionality then falls as m / T and crosses the feature
   dimensionality at T ≈ 143. Unlike lesson 02's pentagon, cross-entropy keeps all 100 features in play (feature
   dimensionality 0.02 to 0.03 at every T): every class needs a direction to be named at all.
-- features.png, squares (the metric is defined below): hard labels give features mildly square in the
-  transition and round once the model generalises: squareness 0.27, 0.28, 0.24, 0.23, 0.28 for T = 10, 20,
-  50, 100, 200, then 0.16 at T = 500 and 0.03 at T = 1,000, the square's corners within 8° of the diagonals
-  up to T = 200 (angles in metrics.json). Weakly reproduced: an X more than a square. Soft labels: 0.04 to 0.15 from T = 10
-  on: the squares do NOT remain. Untied: the columns of W1 are the squarest of the three (0.50 at T = 100,
+- features.png, squareness.png, squares (the metric and its null are defined below): hard labels give
+  features mildly square in the transition and round once the model generalises: squareness 0.27, 0.28, 0.24,
+  0.23, 0.28 for T = 10, 20, 50, 100, 200 (the null of random angles: 0.10 to 0.12), then 0.16 at T = 500 and
+  0.03 at T = 1,000, the square's corners within 8° of the diagonals up to T = 200 (angles in metrics.json).
+  Weakly reproduced: an X more than a square. Soft labels: 0.04 to 0.15 from T = 10 on, about their null (0.11
+  to 0.13): the squares do NOT remain. Untied: the columns of W1 are the squarest of the three (0.50 at T = 100,
   0.37 at the peak, 0.31 at T = 1,000) and the rows of W2 no rounder (0.24 at the peak, 0.31 at T = 1,000): NOT
-  the circles Hobbhahn reports.
+  the circles Hobbhahn reports. Trained with SGD instead, every variant is round (see "Squares").
 - dictionary.png (20 one-hot inputs, 10 neurons): accuracy 1.00 after 1,000 and after 3,000 epochs, the loss
   0.069 then 0.0044. b1 is positive in every neuron (mean 0.75, then 0.94): it lifts the activations above 0,
   and each input uses 8.75 (8.6) of the 10 neurons: the dictionary is a dense code read out by W2 (55% of its
@@ -56,9 +61,8 @@ of Hobbhahn's post as ../shared/SETTINGS.md and issue 5 state them)
   0.014 at m = 1 to 0.269 at m = 13, against 0.030 to 0.294).
 
 Run it
-    python lessons/04_final_layer.py           # 43 s on 2 quiet cores, 101 s while another job used
-                                               # about one, 245 s at a load average of 4 to 7
-    python lessons/04_final_layer.py --quick   # 8 s (tests/test_lesson04.py; n = 40, T up to 100)
+    python lessons/04_final_layer.py           # 75 to 86 s on 2 quiet cores (44 s without the SGD control)
+    python lessons/04_final_layer.py --quick   # 9 s (tests/test_lesson04.py; n = 40, T up to 100)
 Figures and metrics.json go to figures/04_final_layer/ (--out DIR to change); --resume keeps the groups an
 interrupted run finished (out/runs.jsonl).
 
@@ -70,7 +74,9 @@ Scaled down (and why)
   T = 5,000 and more: far beyond 5 minutes. At n = 1,000 with 2,000 steps at lr 1e-3 the features fill a square
   at every T, not only in the transition (see "Squares" below).
 - 5,000 full-batch steps of AdamW (lr 1e-3 warmed up over 5%, cosine decay, weight decay 1e-2), as lesson 02;
-  2 seeds per T on the instance axis, the lowest training loss kept; 5,000 test points.
+  2 seeds per T on the instance axis, the lowest training loss kept; 5,000 test points. The SGD control trains
+  the same points from the same initial weights with plain SGD, lr 0.3 and weight decay 3.3e-5 (lr x wd = 1e-5,
+  AdamW's shrink per step), the same schedule and steps.
 - Dictionaries: AdamW at constant lr, 1e-3 for n = 20; 3e-2 for the 2-neuron models, which memorise 64 classes
   only slowly at 1e-3 (accuracy 0.3 after 3,000 steps and 0.7 after 10,000, in a trial), 4 seeds each.
 - The grids: m up to 13, T up to 1,000, one seed, 2,000 steps.
@@ -79,21 +85,33 @@ Squares
 The metric (unembedding.squareness) is the four-fold order of the features' angles,
 |sum_i ||W_i||² exp(4i θ_i)| / sum_i ||W_i||²: 1 for features on 4 directions 90° apart (weighted by squared
 norm, so the tiny ones do not count), 0 for a circle or a pentagon; its angle says where the 4 directions
-point, ±45° being the diagonals. The squares here are most likely an imprint of Adam, which divides each
-coordinate's step by that coordinate's running gradient size: while a gradient keeps its sign, every
-coordinate of W moves by about lr per step whatever the size of the gradient, and weights that are still
-growing fill the L∞ ball (a square) with features crowding its diagonals. The evidence: wherever the
-squareness exceeds 0.2 its 4 directions lie within 10° of the diagonals (a rotation-invariant loss has no
-reason to prefer the axes; a per-coordinate optimiser does), and in the n = 1,000 trial with 2,000 steps at
-lr 1e-3 (far from converged) the features filled a square at every T (squareness 0.6 to 0.9), against 0.1 to
-0.3 beyond T = 5 at lr 1e-2. Not tested here: the same runs with SGD.
+point, ±45° being the diagonals. Its null (unembedding.squareness_null) is the squareness the same norms would
+have at independent, uniformly random angles: about 0.89 / sqrt(k) for k features of equal norm. The squares here
+are an imprint of Adam, which divides each coordinate's step by that coordinate's running gradient size: while a
+gradient keeps its sign, every coordinate of W moves by about lr per step whatever the size of the gradient, and
+weights that are still growing fill the L∞ ball (a square) with features crowding its diagonals. The evidence:
+with AdamW, wherever the squareness exceeds 0.2 its 4 directions lie within 10° of the diagonals (a
+rotation-invariant loss has no reason to prefer the axes; a per-coordinate optimiser does); in the n = 1,000
+trial with 2,000 steps at lr 1e-3 (far from converged) the features filled a square at every T (squareness 0.6 to
+0.9), against 0.1 to 0.3 beyond T = 5 at lr 1e-2. And the SGD control (squareness.png, the last row of
+features.png; "hard_sgd", "soft_sgd", "untied_sgd" in metrics.json) is round. Hard labels: squareness 0.09, 0.05,
+0.02, 0.06, 0.12, 0.08, 0.09 for T = 10, 20, 50, 100, 200, 500, 1,000, at or below its null at every one (0.24,
+0.18, 0.13, 0.11, 0.12, 0.12, 0.12), against AdamW's 0.27, 0.28, 0.24, 0.23, 0.28, 0.16, 0.03 (2.2 to 2.7x its
+null up to T = 200); the corners fall anywhere (-41° to 31°: SGD's steps, the loss and the initial weights are
+all unchanged by a rotation of the plane). Untied: SGD's W1 columns 0.06 to 0.23 from T = 10 on (nulls 0.14 to
+0.19; the 0.23, at T = 500, has its corners 6° from an axis), its W2 rows 0.06 to 0.18, against AdamW's 0.29 to
+0.50 and 0.16 to 0.66. Soft labels are about at the null with either optimiser from T = 20 on (SGD 0.02 to 0.12,
+AdamW 0.04 to 0.11, nulls 0.11 to 0.13). SGD is not the weaker fit: it memorises small sets further (train loss
+0.59 at T = 50, AdamW's 1.33), fits T = 1,000 about as far (3.73, 3.70), and its test-loss bump is larger (12.57
+at T = 20, 2.42x the larger end; untied 12.35, 2.26x).
 
 Learning objectives
 - See memorisation and double descent with a classification loss, and why cross-entropy's test loss blows up
   in the transition (confident wrong answers) while its accuracy barely moves.
 - Read a dictionary off the weights of a small MLP: which neurons each input uses, what b1 does.
 - Know what cosine similarity of activations does not tell you: whether the model can tell inputs apart.
-- Recognise an optimiser's fingerprint (Adam's squares) in a picture of weights.
+- Recognise an optimiser's fingerprint (Adam's squares) in a picture of weights, and test it against a control
+  (SGD) and a null (random angles).
 """
 # %% Imports
 import time
@@ -126,6 +144,9 @@ class Settings:
     lr: float = 1e-3             # AdamW, warmed up linearly over the first 5% of steps, then cosine decay to 0
     warmup: float = 0.05
     weight_decay: float = 1e-2   # Henighan et al.'s
+    sgd_lr: float = 0.3          # the control for Adam's squares: the T sweep again with plain SGD (same schedule
+                                 # and steps); at 0.3 it fits T = 1,000 about as far as AdamW (train loss 3.73
+                                 # against 3.70); 0.1 to 10 were as round in a trial (T = 10, 50, 1,000)
     test_points: int = 5_000     # fresh points from the same distribution
     shown_sizes: tuple[int, ...] = (3, 10, 50, 100, 200, 1000)   # the columns of the feature figures
     dict_features: int = 20      # Hobbhahn's one-hot dictionary: n = 20 inputs ...
@@ -143,6 +164,11 @@ class Settings:
     workers: int = 2             # processes training groups side by side: one per core of a 2-core laptop
     seed: int = 0                # every experiment draws from its own generator seeded from this
 
+    @property
+    def sgd_weight_decay(self):
+        """SGD's (coupled) weight decay: sgd_lr x it = lr x weight_decay, each step shrinks W as AdamW's does."""
+        return self.lr * self.weight_decay / self.sgd_lr
+
 
 QUICK = dict(n_features=40, sparsity=0.75, sizes=(3, 10, 30, 100), seeds=2, steps=800, lr=6e-3,
              test_points=1_000, shown_sizes=(3, 30), dict_epochs=(200, 600), dict_lr=3e-3, pair_inputs=16,
@@ -150,6 +176,8 @@ QUICK = dict(n_features=40, sparsity=0.75, sizes=(3, 10, 30, 100), seeds=2, step
 VARIANTS = {"hard": dict(target="hard", tied=True),       # the three models of the T sweep, by name
             "soft": dict(target="soft", tied=True),
             "untied": dict(target="hard", tied=False)}
+RUNS = {v + suffix: (v, optimizer) for optimizer, suffix in (("adamw", ""), ("sgd", "_sgd")) for v in VARIANTS}
+"""The T sweep's runs by name: every variant with AdamW (the lesson's) and with SGD ("hard_sgd", ...: the control)."""
 
 
 # %% Every training of the lesson as points of one sweep
@@ -158,11 +186,13 @@ VARIANTS = {"hard": dict(target="hard", tied=True),       # the three models of 
 # finish: --resume continues an interrupted run.
 def sweep_points(s):
     common = dict(seed=s.seed, weight_decay=s.weight_decay)
-    data = dict(n=s.n_features, sparsity=s.sparsity, test_points=s.test_points, warmup=s.warmup, lr=s.lr)
-    sizes = [dict(experiment="sizes", group=f"{v} T={T}", variant=v, T=T, k=k, m=s.n_hidden, steps=s.steps,
-                  **data, **common)
-             for T in sorted(s.sizes, reverse=True) for v in VARIANTS for k in range(s.seeds)]
-    grid = [dict(experiment="grid", group=f"{loss} T={T}", loss=loss, T=T, m=m, steps=s.grid_steps, **data, **common)
+    data = dict(n=s.n_features, sparsity=s.sparsity, test_points=s.test_points, warmup=s.warmup)
+    optimizers = {"adamw": dict(common, lr=s.lr), "sgd": dict(common, lr=s.sgd_lr, weight_decay=s.sgd_weight_decay)}
+    sizes = [dict(experiment="sizes", group=f"{name} T={T}", variant=v, optimizer=o, T=T, k=k, m=s.n_hidden,
+                  steps=s.steps, **data, **optimizers[o])
+             for T in sorted(s.sizes, reverse=True) for name, (v, o) in RUNS.items() for k in range(s.seeds)]
+    grid = [dict(experiment="grid", group=f"{loss} T={T}", loss=loss, T=T, m=m, steps=s.grid_steps, **data,
+                 **optimizers["adamw"])
             for T in sorted(s.grid_sizes, reverse=True) for loss in ("cross_entropy", "mse") for m in s.grid_hidden]
     dictionary = [dict(experiment="dictionary", group="one-hot", n=s.dict_features, h=s.dict_hidden, epochs=e,
                        last=max(s.dict_epochs), lr=s.dict_lr, **common) for e in s.dict_epochs]
@@ -192,15 +222,16 @@ def sparse_points(p, instances, *salt):
 
 # %% The T sweep: the seeds of one T and one variant on the instance axis
 def train_size(points):
-    """Every seed of one T for one variant; the seed with the lowest train loss is described (W: the features,
-    i.e. W_in; h = W_in x for the training points) with its accuracies and squareness."""
+    """Every seed of one T for one variant and optimizer; the seed with the lowest train loss is described (W:
+    the features, i.e. W_in; h = W_in x for the training points) with its accuracies, squareness and the
+    squareness its features would have at random angles (the null)."""
     p, seeds = points[0], len(points)
     variant = VARIANTS[p["variant"]]
     rng, x_train, x_test = sparse_points(p, seeds)
     t_train, t_test = ue.targets(x_train, variant["target"]), ue.targets(x_test, variant["target"])
     params = ue.init_params(rng, seeds, p["n"], p["m"], tied=variant["tied"])
     ue.train_fixed(params, x_train, t_train, steps=p["steps"], lr=p["lr"], weight_decay=p["weight_decay"],
-                   warmup=p["warmup"])
+                   warmup=p["warmup"], optimizer=p["optimizer"])
     train, test = ue.loss_value(params, x_train, t_train), ue.loss_value(params, x_test, t_test)
     train_acc, test_acc = ue.accuracy(params, x_train), ue.accuracy(params, x_test)
     results = [{"train_loss": float(train[k]), "test_loss": float(test[k])} for k in range(seeds)]
@@ -209,7 +240,8 @@ def train_size(points):
     best = memorization.describe(p["T"], W_in, x_train[k] @ W_in.T, params["b"].data[k], train[k], test[k])
     square, angle = ue.squareness(W_in)
     best.update(train_accuracy=float(train_acc[k]), test_accuracy=float(test_acc[k]), squareness=square,
-                square_angle=angle, squareness_out=ue.squareness(W_out)[0], W_out=W_out.round(6).tolist())
+                square_angle=angle, squareness_null=ue.squareness_null(np.linalg.norm(W_in, axis=0)),
+                squareness_out=ue.squareness(W_out)[0], W_out=W_out.round(6).tolist())
     results[k]["best"] = best
     return results
 
@@ -307,18 +339,19 @@ def sign_shares(activations, n):
 
 # %% Collecting the sweep's records into the lesson's tables
 def collect(records, s):
-    """rows[variant]: the best seed of each T (memorization.describe's rows plus accuracies and squareness);
+    """rows[run]: the best seed of each T (memorization.describe's rows plus accuracies and squareness);
     grids[loss][key]: (m, T) arrays; dictionary {epochs: description}; two_neurons {name: the best seed}."""
     by = {}
     for r in records:
         by.setdefault(r["settings"]["experiment"], []).append(r)
     rows = {}
-    for v in VARIANTS:
-        rows[v] = []
+    for name, (v, o) in RUNS.items():
+        rows[name] = []
         for T in sorted(s.sizes):
-            seeds = [r["result"] for r in by["sizes"] if r["settings"]["variant"] == v and r["settings"]["T"] == T]
+            seeds = [r["result"] for r in by["sizes"]
+                     if (r["settings"]["variant"], r["settings"]["optimizer"], r["settings"]["T"]) == (v, o, T)]
             best = next(res["best"] for res in seeds if "best" in res)
-            rows[v].append({**best, "seed_train_losses": [res["train_loss"] for res in seeds]})
+            rows[name].append({**best, "seed_train_losses": [res["train_loss"] for res in seeds]})
     grids = {}
     for loss in ("cross_entropy", "mse"):
         cell = {(r["settings"]["m"], r["settings"]["T"]): r["result"]
@@ -345,7 +378,7 @@ def memorising_m(train_accuracy, hidden, threshold=0.95):
 
 
 def sweep_summary(rows, n_hidden):
-    """Per variant, where the test loss peaks and what accuracy and squareness do there (memorization.summary
+    """Per run, where the test loss peaks and what accuracy and squareness do there (memorization.summary
     plus the classification numbers). Squareness is compared beyond T = 10: with a handful of points only a
     few features are large, and 2 of them (orthogonal, or antipodal) already make a perfect "square"."""
     out = {}
@@ -370,10 +403,13 @@ def sweep_summary(rows, n_hidden):
 
 
 # %% Figures
+STYLES = {"hard": ("o-", COLORS["test"]), "soft": ("s--", COLORS["train"]), "untied": ("^:", COLORS["weight"])}
+
+
 def figure_features(rows, s):
     """The features (columns of W_in) of every variant at the shown T; for the untied model also the
-    directions W_out reads each class along (rows of W2)."""
-    panels = [(v, "W_in" if v == "untied" else "W") for v in VARIANTS] + [("untied", "W_out")]
+    directions W_out reads each class along (rows of W2); last, the hard-label features trained with SGD."""
+    panels = [(v, "W_in" if v == "untied" else "W") for v in VARIANTS] + [("untied", "W_out"), ("hard_sgd", "W")]
     fig, axes = figure(len(panels), len(s.shown_sizes), width=2.0, height=2.15)
     for i, (v, name) in enumerate(panels):
         for j, r in enumerate(r for r in rows[v] if r["T"] in s.shown_sizes):
@@ -382,26 +418,55 @@ def figure_features(rows, s):
             features_in_plane(axes[i, j], W, f"{v}, T = {r['T']}: {name}\nsquareness {square:.2f}", labels=False)
         axes[i, 0].set_ylabel(f"{v}: {name}", fontsize=8)
     fig.suptitle(f"Features in the plane (n = {s.n_features}, m = 2, S = {s.sparsity}): tied W on hard labels, on "
-                 "soft labels, and the untied model's W1 columns and W2 rows", fontsize=10)
+                 "soft labels, the untied model's W1 columns and W2 rows; last row: hard labels, SGD", fontsize=10)
     return fig
 
 
 def figure_variants(rows, summary, s):
-    """Test loss, test accuracy and squareness against T for the three variants."""
+    """Test loss, test accuracy and squareness against T for the three variants (AdamW)."""
     fig, axes = figure(1, 3, width=4.3, height=3.5)
-    styles = {"hard": ("o-", COLORS["test"]), "soft": ("s--", COLORS["train"]), "untied": ("^:", COLORS["weight"])}
     for key, ax, label in (("test_loss", axes[0, 0], "test loss (cross-entropy)"),
                            ("test_accuracy", axes[0, 1], "test accuracy (argmax logit = argmax x)"),
                            ("squareness", axes[0, 2], "squareness of the features")):
-        for v, vrows in rows.items():
-            ax.plot([r["T"] for r in vrows], [r[key] for r in vrows], styles[v][0], color=styles[v][1], label=v)
-            ax.axvline(summary[v]["test_loss_peak_T"], color=styles[v][1], lw=0.8, alpha=0.5)
+        for v, (style, color) in STYLES.items():
+            ax.plot([r["T"] for r in rows[v]], [r[key] for r in rows[v]], style, color=color, label=v)
+            ax.axvline(summary[v]["test_loss_peak_T"], color=color, lw=0.8, alpha=0.5)
         ax.set_xscale("log")
         ax.set_xlabel("training-set size T")
         ax.set_ylabel(label)
         ax.legend(fontsize=8)
     axes[0, 1].axhline(1 / s.n_features, color="grey", ls=":", lw=1, label="chance")
     fig.suptitle("Hard labels, soft labels, untied weights (thin lines: each one's test-loss peak)", fontsize=10)
+    return fig
+
+
+def figure_squareness(rows, s):
+    """Per variant, AdamW against the SGD control: the squareness of the features against T with the null
+    (the squareness the same norms would have at random angles), and the angle of the square's corners."""
+    fig, axes = figure(2, len(VARIANTS), width=3.6, height=3.0)
+    for j, (v, (style, color)) in enumerate(STYLES.items()):
+        for name, label, line, fill in ((v, "AdamW", "-", color), (f"{v}_sgd", "SGD", "--", "white")):
+            T = [r["T"] for r in rows[name]]
+            axes[0, j].plot(T, [r["squareness"] for r in rows[name]], style[0] + line, color=color, mfc=fill,
+                            label=label)
+            axes[0, j].plot(T, [r["squareness_null"] for r in rows[name]], line, color="grey", lw=1,
+                            label=f"{label}: null")
+            axes[1, j].plot(T, [np.nan if r["square_angle"] is None else r["square_angle"] for r in rows[name]],
+                            style[0], color=color, mfc=fill, ls="none", label=label)
+        axes[0, j].set_title(f"{v}: squareness of the features", fontsize=9)
+        axes[0, j].set_ylabel("squareness")
+        axes[1, j].set_title(f"{v}: where the corners point", fontsize=9)
+        axes[1, j].set_ylabel("angle of a corner (degrees)")
+        axes[1, j].set_ylim(-50, 50)
+        for angle in (-45, 45):
+            axes[1, j].axhline(angle, color="grey", ls=":", lw=1)       # the diagonals, where Adam's steps point
+        for ax in axes[:, j]:
+            ax.set_xscale("log")
+            ax.set_xlabel("training-set size T")
+            ax.legend(fontsize=7)
+    fig.suptitle(f"Squareness with AdamW (lr {s.lr:g}) and with SGD (lr {s.sgd_lr:g}): the same schedule, steps and "
+                 f"shrink per step (n = {s.n_features}, m = 2, S = {s.sparsity}; grey: at random angles; dotted: the "
+                 "diagonals)", fontsize=10)
     return fig
 
 
@@ -474,6 +539,7 @@ def draw(rows, summary, grids, dictionary, two_neurons, s, out):
                                          "Tied unembedding, hard labels: data points, then features"),
                 out / "dimensionality.png")
     save_figure(figure_variants(rows, summary, s), out / "variants.png")
+    save_figure(figure_squareness(rows, s), out / "squareness.png")
     save_figure(figure_dictionary(dictionary, s), out / "dictionary.png")
     save_figure(figure_two_neurons(two_neurons, s), out / "two_neurons.png")
     save_figure(figure_grids(grids, s), out / "grid.png")
@@ -493,7 +559,7 @@ def main(s, out, resume=False):
 
     arrays = set(memorization.ARRAYS) | {"W_out"}
     metrics_ = {
-        "settings": asdict(s),
+        "settings": {**asdict(s), "sgd_weight_decay": s.sgd_weight_decay},
         "sizes": {v: [{k: x for k, x in r.items() if k not in arrays} for r in vrows] for v, vrows in rows.items()},
         "summary": summary,
         "grid": {"hidden": list(s.grid_hidden), "sizes": list(s.grid_sizes),
@@ -513,12 +579,13 @@ def main(s, out, resume=False):
 
 def report(m):
     for v, vrows in m["sizes"].items():
-        print(f"\n{v}:    T   train loss   test loss   train acc   test acc   D_data   D_feat   squareness (angle)")
+        print(f"\n{v}:    T   train loss   test loss   train acc   test acc   D_data   D_feat   squareness (angle) "
+              "null")
         for r in vrows:
             angle = f"{r['square_angle']:6.1f}" if r["square_angle"] is not None else "     -"
             print(f"{r['T']:12d}   {r['train_loss']:10.3f}  {r['test_loss']:10.3f}   {r['train_accuracy']:9.3f}  "
                   f"{r['test_accuracy']:9.3f}   {r['data_dimensionality']:6.3f}   {r['feature_dimensionality']:6.3f}"
-                  f"   {r['squareness']:.2f} ({angle})")
+                  f"   {r['squareness']:.2f} ({angle})  {r['squareness_null']:.2f}")
         sm = m["summary"][v]
         print(f"{v}: test loss peaks at T = {sm['test_loss_peak_T']} ({sm['test_loss_peak_over_ends']:.2f}x the "
               f"larger end), test accuracy there {sm['test_accuracy_at_peak']:.3f} (ends "

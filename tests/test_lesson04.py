@@ -1,9 +1,11 @@
 """Lesson 04's quick mode (n = 40, S = 0.75, T up to 100, seconds) must still show what the lesson is about, and
-say so in its metrics: cross-entropy's test loss peaks between memorising and generalising, 2 neurons lifted by
-b1 memorise a one-hot dictionary, weight decay 1 prevents it, and the grids fill in."""
+say so in its metrics: cross-entropy's test loss peaks between memorising and generalising, AdamW squares the
+features where SGD leaves them round, 2 neurons lifted by b1 memorise a one-hot dictionary, weight decay 1
+prevents it, and the grids fill in."""
 import json
 
 import numpy as np
+import pytest
 
 from lesson_runner import quick_fixture
 
@@ -33,6 +35,23 @@ def test_squareness_is_reported_with_its_orientation(quick):
         for r in rows:
             assert 0 <= r["squareness"] <= 1
             assert r["square_angle"] is None or -45 <= r["square_angle"] <= 45
+            assert 0 < r["squareness_null"] < 1
+
+
+def test_sgd_leaves_round_the_features_that_adamw_squares(quick):
+    """The control for Adam's squares (the same points, init, schedule and shrink per step): where AdamW's
+    hard-label features are squarest beyond T = 10, they are far above the random-angle null with corners near
+    the diagonals; SGD's are no squarer than chance at any T beyond 10."""
+    _, m = quick
+    s = m["settings"]
+    assert s["sgd_lr"] * s["sgd_weight_decay"] == pytest.approx(s["lr"] * s["weight_decay"])
+    T = m["summary"]["hard"]["squareness_peak_T_beyond_T_10"]
+    adamw, sgd = (next(r for r in m["sizes"][run] if r["T"] == T) for run in ("hard", "hard_sgd"))
+    assert adamw["squareness"] > 2 * adamw["squareness_null"] and abs(adamw["square_angle"]) > 35
+    assert sgd["squareness"] < adamw["squareness"] / 2
+    for r in m["sizes"]["hard_sgd"]:
+        if r["T"] > 10:
+            assert r["squareness"] < r["squareness_null"] + 0.05, r["T"]
 
 
 def test_the_dictionary_is_memorised_and_b1_lifts_the_activations(quick):
@@ -68,7 +87,7 @@ def test_grids_fill_in(quick):
 
 def test_writes_figures_and_metrics(quick):
     out, m = quick
-    for name in ("features_and_data", "features", "loss", "dimensionality", "variants", "dictionary",
+    for name in ("features_and_data", "features", "loss", "dimensionality", "variants", "squareness", "dictionary",
                  "two_neurons", "grid"):
         assert (out / f"{name}.png").stat().st_size > 10_000, name
     saved = json.loads((out / "metrics.json").read_text())

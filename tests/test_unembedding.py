@@ -165,6 +165,37 @@ def test_squareness_of_squares_circles_and_polygons():
     assert ue.squareness(np.zeros((2, 5))) == (0.0, None)
 
 
+def test_the_squareness_null_of_equal_norms():
+    assert ue.squareness_null(np.ones(1)) == 1.0                                  # one feature is always square
+    assert ue.squareness_null(np.ones(2)) == pytest.approx(2 / np.pi, abs=0.02)    # E|cos(φ/2)|, 3 standard errors
+    k = 400
+    assert ue.squareness_null(np.full(k, 3.0)) == pytest.approx(np.sqrt(np.pi / (4 * k)), rel=0.04)
+    assert ue.squareness_null(np.zeros(3)) == 0.0
+
+
+def test_the_squareness_null_is_the_mean_squareness_at_random_angles():
+    rng = np.random.default_rng(7)
+    norms = rng.exponential(size=30)
+    angle = rng.uniform(0, 2 * np.pi, (2_000, 30))
+    measured = [ue.squareness(norms * np.stack([np.cos(a), np.sin(a)]))[0] for a in angle]
+    standard_error = np.std(measured) * np.sqrt(1 / 2_000 + 1 / 4_000)         # both are means of samples
+    assert abs(ue.squareness_null(norms) - np.mean(measured)) < 4 * standard_error
+    assert ue.squareness_null(5 * norms) == pytest.approx(ue.squareness_null(norms), rel=1e-12)
+
+
+def test_train_fixed_takes_sgd_steps():
+    """One SGD step at full lr (no warm-up): W <- W - lr (dW + weight_decay W), dW the loss's gradient."""
+    rng = np.random.default_rng(8)
+    x = fixed_sparse_dataset(rng, np.full(2, 0.5), 6, 5, dtype=np.float64)
+    target = ue.targets(x, "hard")
+    params = ue.init_params(rng, 2, 5, 2, dtype=np.float64)
+    ue.loss(params, x, target).sum().backward()
+    expected = {name: p.data - 0.3 * (p.grad + 1e-2 * p.data) for name, p in params.items()}
+    ue.train_fixed(params, x, target, steps=1, lr=0.3, weight_decay=1e-2, warmup=0, optimizer="sgd")
+    for name, p in params.items():
+        np.testing.assert_allclose(p.data, expected[name], rtol=1e-12, atol=1e-15, err_msg=name)
+
+
 def test_cosine_similarities_skip_zero_rows():
     a = np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
     np.testing.assert_allclose(ue.cosine_similarities(a), [np.sqrt(0.5), 0.0, np.sqrt(0.5)])
@@ -191,3 +222,8 @@ def test_bad_input_is_named():
         ue.weights({"b": W})
     with pytest.raises(ValueError, match=r"squareness: expected W of shape \(2, n\)"):
         ue.squareness(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"squareness_null: expected a vector of norms \(n,\)"):
+        ue.squareness_null(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="train_fixed: optimizer must be one of"):
+        ue.train_fixed(ue.init_params(rng, 1, 3, 2), np.ones((1, 2, 3)), np.ones((1, 2, 3)) / 3, steps=1,
+                       optimizer="lbfgs")

@@ -275,14 +275,21 @@ def cross_entropy_loss(x, target, W_in, W_out, b, rank=None):
 
 # --- training on a fixed set of points ------------------------------------------------------------------
 
-def train_fixed(params, x_train, target, *, steps, lr=1e-3, weight_decay=1e-2, warmup=0.05, rank=None):
-    """Full-batch training on x_train, target: (I, T, n) as in Henighan et al. 2023: AdamW, lr warmed up linearly
-    over the first `warmup` fraction of steps, then cosine decay to 0. Returns fit()'s Run."""
+OPTIMIZERS = {"adamw": tg.AdamW, "sgd": tg.SGD}
+
+
+def train_fixed(params, x_train, target, *, steps, lr=1e-3, weight_decay=1e-2, warmup=0.05, rank=None,
+                optimizer="adamw"):
+    """Full-batch training on x_train, target: (I, T, n) as in Henighan et al. 2023: AdamW (or "sgd", plain
+    SGD with coupled L2 decay, the control for Adam's per-coordinate steps), lr warmed up linearly over the
+    first `warmup` fraction of steps, then cosine decay to 0. Returns fit()'s Run."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"train_fixed: optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     W_in, W_out = weights(params)
     x = np.ascontiguousarray(x_train, params["b"].dtype)
     t = np.ascontiguousarray(target, params["b"].dtype)
-    optimizer = tg.AdamW(params.values(), lr=lr, weight_decay=weight_decay,
-                         schedule=tg.schedule("warmup_cosine", total_steps=steps, warmup=warmup))
+    optimizer = OPTIMIZERS[optimizer](params.values(), lr=lr, weight_decay=weight_decay,
+                                      schedule=tg.schedule("warmup_cosine", total_steps=steps, warmup=warmup))
     return fit(lambda step: cross_entropy_loss(x, t, W_in, W_out, params["b"], rank), params, optimizer, steps,
                log_every=steps, progress=False)
 
@@ -307,6 +314,24 @@ def squareness(W):
         return 0.0, None
     z = (weight * np.exp(4j * np.arctan2(W[1], W[0]))).sum() / weight.sum()
     return float(abs(z)), float(np.degrees(np.angle(z)) / 4)
+
+
+def squareness_null(norms, draws=4_000, seed=0):
+    """The squareness features with these norms would have at independent uniform angles, on average:
+
+        E|z|,   z = sum_i w_i exp(i φ_i) / sum_i w_i      w_i = norms_i²,  φ_i = 4 θ_i uniform on the circle
+
+    (θ_i uniform makes 4 θ_i uniform), by a Monte Carlo over `draws` sets of angles from a fixed seed: its
+    standard error is at most sqrt(E|z|² / draws), and E|z|² = sum_i w_i² / (sum_i w_i)² exactly. For k equal
+    norms E|z| = 1 at k = 1, 2/π at k = 2, and about sqrt(π / 4k) for large k (the mean length of a 2-D random
+    walk). The baseline a measured squareness must clear before it means anything; 0.0 if every norm is 0."""
+    weight = np.asarray(norms, np.float64) ** 2
+    if weight.ndim != 1:
+        raise ValueError(f"squareness_null: expected a vector of norms (n,), got shape {weight.shape}")
+    if weight.sum() == 0:
+        return 0.0
+    phase = np.random.default_rng(seed).uniform(0, 2 * np.pi, (draws, weight.size))
+    return float(np.abs(np.exp(1j * phase) @ weight).mean() / weight.sum())
 
 
 def cosine_similarities(a):
