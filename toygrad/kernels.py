@@ -1010,11 +1010,7 @@ def collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush_below,
     def share(first, last):
         scratch, g, bits = np.empty((2, p), dtype), np.empty(n, dtype), np.empty(p, np.int32)
         for i in range(first, last):
-            k, r0, r1 = blocks[i]
-            if r1 == r0:                                   # fewer rows than blocks
-                if want_grad:
-                    dW_out[i] = 0
-                continue
+            k, r0, r1 = blocks[i]                          # r0 == r1 (fewer rows than blocks) adds 0 throughout
             h = np.empty((r1 - r0, n), dtype)
             collapsed_hidden(W_input[k], a[k, r0:r1], b[k, r0:r1], h)
             z = h @ W_output[k]
