@@ -194,5 +194,7 @@ def mlp_cross_entropy(x, W1, b1, W2, b2, labels):
 
     def backward(g):
         g = np.asarray(g, dtype=dtype)
+        if np.all(g == 1):              # loss.sum().backward(): the gradients as they are (times 1 is exact)
+            return tuple(grads)
         return tuple(g.reshape((I,) + (1,) * (d.ndim - 1)) * d for d in grads)
     return _result(loss.astype(dtype), parents, backward, "mlp_cross_entropy")
