@@ -110,6 +110,32 @@ def test_fused_loss_equals_the_composed_ops(reduction, seed, p, n, batch, n_inst
         np.testing.assert_allclose(fused, composed, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(seed=st.integers(0, 2**32 - 1), n_instances=st.sampled_from([None, 3]), shared_E=st.booleans(),
+       frozen=st.sampled_from([(), ("E",), ("W_in", "W_out")]))
+def test_loss_takes_the_collapse_off_the_tape_with_the_same_bits(dtype, seed, n_instances, shared_E, frozen):
+    """modular.loss makes the collapse and its gradient itself; the numbers are those of the collapse on the tape
+    followed by collapsed_cross_entropy, bit for bit: an E shared by the instances, frozen weights included."""
+    rng = np.random.default_rng(seed)
+    p, d, n = 7, 4, 3
+    lead = () if n_instances is None else (n_instances,)
+    shapes = {"E": (p, d) if shared_E else lead + (p, d), "W_in": lead + (d, n), "W_out": lead + (n, d)}
+    weights = {name: rng.normal(size=shape).astype(dtype) for name, shape in shapes.items()}
+    a, b, labels = addition_pairs(p)
+    results = []
+    for fused in (True, False):
+        params = {name: toygrad.Tensor(w.copy(), requires_grad=name not in frozen) for name, w in weights.items()}
+        if fused:
+            loss = modular.loss(params, a, b, labels, "mean_all")
+        else:
+            W_input, W_output = params["E"] @ params["W_in"], params["W_out"] @ params["E"].T
+            loss = modular.collapsed_cross_entropy(W_input, W_output, a, b, labels, "mean_all")
+        loss.sum().backward()
+        results.append([loss.data] + [params[name].grad for name in shapes])
+    for fused, taped in zip(*results):
+        assert (fused is None and taped is None) or np.array_equal(fused, taped)
+
+
 def test_fused_loss_passes_gradcheck_through_the_collapse():
     params = small_model(3, p=5, d_embed=4, n_neurons=3)
     a, b, labels = addition_pairs(5)

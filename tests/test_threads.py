@@ -121,3 +121,19 @@ def test_a_local_sweep_pool_takes_its_workers_cores(restore_threads, monkeypatch
         assert threads.threads() == 1
     assert threads.threads() == 4
 
+
+
+def test_split_raises_what_a_worker_share_raised_after_every_share_ends(restore_threads):
+    threads.set_threads(3)
+    finished = []
+
+    def work(start, stop):
+        if start > 0 and stop == 3:
+            raise ArithmeticError(f"share {start}..{stop}")
+        time.sleep(0.01)
+        finished.append(start)
+        return start
+    with pytest.raises(ArithmeticError, match="share 2..3"):
+        threads.split(work, 3)
+    assert sorted(finished) == [0, 1]                       # the other shares ran to the end before it raised
+    assert threads.split(lambda a, b: a, 3) == [0, 1, 2]   # and the workers still serve calls

@@ -1014,36 +1014,47 @@ def collapsed_hidden(W_input, a, b, h):
     """h_t = relu(W_input[a_t] + W_input[b_t])      W_input: (p, n)  a, b: (R,) ints  h: (R, n), written."""
     zero = W_input.dtype.type(0)
     for t in range(a.shape[0]):
-        for j in range(W_input.shape[1]):
-            h[t, j] = max(W_input[a[t], j] + W_input[b[t], j], zero)
+        wa, wb, ht = W_input[a[t]], W_input[b[t]], h[t]      # row views: W_input[a[t], j] in the loop is 6x slower
+        for j in range(ht.shape[0]):
+            ht[j] = max(wa[j] + wb[j], zero)
+
+
+SOFTMAX_ROWS = 32        # rows whose exps are taken in one call: 10% faster than a call per row of 67 (measured)
 
 
 @njit(**FAST)
 def softmax_xent_rows(z, labels, scale, flush_below, scratch, bits):
     """Per row t: loss_t = logsumexp(z_t) - z_t[label_t], and z_t overwritten with its gradient, scale (q_t - onehot)
     with q = softmax(z_t) set to 0 below flush_below. Returns the sum of the losses (float64).
-    z: (R, C)  labels: (R,) ints  scratch: (2, C) (exp's input and output must be separate arrays to vectorise)
-    bits: (C,) int32."""
+    z: (R, C)  labels: (R,) ints  scratch: (2, SOFTMAX_ROWS C) (exp's input and output must be separate arrays to
+    vectorise)  bits: (SOFTMAX_ROWS C,) int32. The rows go SOFTMAX_ROWS at a time: shifted by their max into one
+    flat array, one exp over it, then each row's sum and gradient."""
     R, C = z.shape
     zero = z.dtype.type(0)
     shifted, e = scratch[0], scratch[1]
+    rows = shifted.shape[0] // C
     total_loss = 0.0
-    for t in range(R):
-        zmax = z[t, 0]
-        for c in range(1, C):
-            zmax = z[t, c] if z[t, c] > zmax else zmax       # a select, not max(): a NaN stays NaN
-        for c in range(C):
-            shifted[c] = z[t, c] - zmax
-        exp_nonpositive(shifted, e, bits)
-        total = zero
-        for c in range(C):
-            total += e[c]
-        total_loss += math.log(total) - shifted[labels[t]]
-        inv = 1 / total
-        for c in range(C):
-            q = e[c] * inv
-            z[t, c] = (q if q >= flush_below else zero) * scale
-        z[t, labels[t]] -= scale
+    for t0 in range(0, R, rows):
+        T = min(rows, R - t0)
+        for r in range(T):
+            zt, s = z[t0 + r], shifted[r * C:r * C + C]
+            zmax = zt[0]
+            for c in range(1, C):
+                zmax = zt[c] if zt[c] > zmax else zmax       # a select, not max(): a NaN stays NaN
+            for c in range(C):
+                s[c] = zt[c] - zmax
+        exp_nonpositive(shifted[:T * C], e[:T * C], bits[:T * C])
+        for r in range(T):
+            zt, er, y = z[t0 + r], e[r * C:r * C + C], labels[t0 + r]
+            total = zero
+            for c in range(C):
+                total += er[c]
+            total_loss += math.log(total) - shifted[r * C + y]
+            inv = 1 / total
+            for c in range(C):
+                q = er[c] * inv
+                zt[c] = (q if q >= flush_below else zero) * scale
+            zt[y] -= scale
     return total_loss
 
 
@@ -1055,12 +1066,13 @@ def collapsed_input_grad(dh, h, a, b, dW_input, g):
     zero = h.dtype.type(0)
     n = h.shape[1]
     for t in range(a.shape[0]):
+        dht, ht, rows_a, rows_b = dh[t], h[t], dW_input[a[t]], dW_input[b[t]]
         for j in range(n):
-            g[j] = dh[t, j] if h[t, j] > zero else zero
+            g[j] = dht[j] if ht[j] > zero else zero
         for j in range(n):
-            dW_input[a[t], j] += g[j]
+            rows_a[j] += g[j]
         for j in range(n):
-            dW_input[b[t], j] += g[j]
+            rows_b[j] += g[j]
 
 
 @njit(**FAST)
@@ -1091,16 +1103,18 @@ def collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush_below,
     scale, flush_below = dtype.type(scale), dtype.type(flush_below)
 
     def share(first, last):
-        scratch, g, bits = np.empty((2, p), dtype), np.empty(n, dtype), np.empty(p, np.int32)
+        scratch, g = np.empty((2, SOFTMAX_ROWS * p), dtype), np.empty(n, dtype)
+        bits = np.empty(SOFTMAX_ROWS * p, np.int32)
         for i in range(first, last):
             k, r0, r1 = blocks[i]                          # r0 == r1 (fewer rows than blocks) adds 0 throughout
-            h = np.empty((r1 - r0, n), dtype)
+            h, dh, z = np.empty((r1 - r0, n), dtype), np.empty((r1 - r0, n), dtype), np.empty((r1 - r0, p), dtype)
             collapsed_hidden(W_input[k], a[k, r0:r1], b[k, r0:r1], h)
-            z = h @ W_output[k]
+            np.matmul(h, W_output[k], out=z)
             loss[i] = softmax_xent_rows(z, labels[k, r0:r1], scale, flush_below, scratch, bits)   # z is now dz
             if want_grad:
                 np.matmul(h.T, z, out=dW_out[i])
-                collapsed_input_grad(z @ W_output[k].T, h, a[k, r0:r1], b[k, r0:r1], dW_in[i], g)
+                np.matmul(z, W_output[k].T, out=dh)
+                collapsed_input_grad(dh, h, a[k, r0:r1], b[k, r0:r1], dW_in[i], g)
     split(share, len(blocks))
     loss = loss.reshape(K, COLLAPSED_BLOCKS).sum(axis=1)
     if not want_grad:

@@ -38,7 +38,7 @@ import numpy as np
 
 from . import kernels
 from .init import initialise
-from .ops import _result, relu, square, take_rows
+from .ops import _check_matmul, _mT, _result, relu, square, take_rows, unbroadcast
 from .tensor import Tensor, as_tensor
 
 
@@ -164,10 +164,33 @@ def logits(params, a, b):
 
 def loss(params, a, b, labels, reduction="mean"):
     """cross_entropy(logits(params, a, b), labels, reduction), the same function and gradients up to rounding, as
-    one op (collapsed_cross_entropy): what the lesson trains with. reduction: "mean", "mean_all" (CE / p, the
-    notebook's) or "sum"."""
-    W_input, W_output = _collapse(params)
-    return collapsed_cross_entropy(W_input, W_output, a, b, labels, reduction)
+    one op on E, W_in and W_out: what the lesson trains with. reduction: "mean", "mean_all" (CE / p, the notebook's)
+    or "sum". The collapse and its gradient are computed in the op, off the tape (3 nodes fewer a step), with the
+    very products the tape would make (a weight shared by several instances gets the sum over them), so the
+    numbers are the tape's, bit for bit:
+
+        W_input = E W_in      W_output = W_out Eᵀ      loss, dW_input, dW_output = collapsed_cross_entropy(...)
+        dE = dW_input W_inᵀ + (W_outᵀ dW_output)ᵀ      dW_in = Eᵀ dW_input      dW_out = dW_output E
+    """
+    E, W_in, W_out = params["E"], params["W_in"], params["W_out"]
+    for name, x in (("W_in", W_in), ("W_out", W_out)):
+        if x.dtype != E.dtype:
+            raise TypeError(f"loss: params[{name!r}] has dtype {x.dtype}, params['E'] has {E.dtype}")
+    Et = _mT(E.data)
+    _check_matmul(E.shape, W_in.shape, "loss", "params['E']", "params['W_in']")
+    _check_matmul(W_out.shape, Et.shape, "loss", "params['W_out']", "params['E'] transposed")
+    value, dW_input, dW_output, grad_shape = _fused_cross_entropy(E.data @ W_in.data, W_out.data @ Et, a, b, labels,
+                                                                   reduction, E.requires_grad or W_in.requires_grad
+                                                                   or W_out.requires_grad)
+
+    def backward(g):
+        g = np.asarray(g, dtype=E.dtype).reshape(grad_shape)
+        dWi, dWo = g * dW_input, g * dW_output
+        return (unbroadcast(dWi @ _mT(W_in.data), E.shape) + _mT(unbroadcast(_mT(W_out.data) @ dWo, Et.shape))
+                if E.requires_grad else None,
+                unbroadcast(_mT(E.data) @ dWi, W_in.shape) if W_in.requires_grad else None,
+                unbroadcast(dWo @ _mT(Et), W_out.shape) if W_out.requires_grad else None)
+    return _result(value, (E, W_in, W_out), backward, "loss")
 
 
 def collapsed_cross_entropy(W_input, W_output, a, b, labels, reduction="mean"):
@@ -182,10 +205,23 @@ def collapsed_cross_entropy(W_input, W_output, a, b, labels, reduction="mean"):
     Probabilities whose share of the gradient would be subnormal are flushed to 0, as in cross_entropy.
     """
     W_input, W_output = as_tensor(W_input), as_tensor(W_output, like=W_input, name="collapsed_cross_entropy: W_output")
+    value, dW_input, dW_output, grad_shape = _fused_cross_entropy(W_input.data, W_output.data, a, b, labels, reduction,
+                                                                   W_input.requires_grad or W_output.requires_grad)
+
+    def backward(g):
+        g = np.asarray(g, dtype=W_input.dtype).reshape(grad_shape)
+        return g * dW_input, g * dW_output
+    return _result(value, (W_input, W_output), backward, "collapsed_cross_entropy")
+
+
+def _fused_cross_entropy(W_input, W_output, a, b, labels, reduction, want_grad):
+    """The checks and the kernel behind loss and collapsed_cross_entropy, on arrays: the loss (K?,) in W_input's
+    dtype, dW_input and dW_output of W_input's and W_output's shapes (None without want_grad), and the shape an
+    incoming gradient takes to scale them."""
     if W_input.dtype not in (np.float32, np.float64):
         raise TypeError(f"collapsed_cross_entropy: W_input must be float32 or float64, got {W_input.dtype}")
     single = W_input.ndim == 2
-    Win, Wout = (x.data[None] if single else x.data for x in (W_input, W_output))
+    Win, Wout = (W_input[None], W_output[None]) if single else (W_input, W_output)
     if Win.ndim != 3 or Wout.shape != (Win.shape[0], Win.shape[2], Win.shape[1]):
         raise ValueError(f"collapsed_cross_entropy: expected W_input (K?, p, n) and W_output (K?, n, p), got "
                          f"{W_input.shape} and {W_output.shape}")
@@ -194,25 +230,25 @@ def collapsed_cross_entropy(W_input, W_output, a, b, labels, reduction="mean"):
     if not rows[0].shape == rows[1].shape == rows[2].shape:
         raise ValueError(f"collapsed_cross_entropy: a, b and labels must have one length, got "
                          f"{[np.shape(x) for x in (a, b, labels)]}")
-    if reduction not in ("mean", "mean_all", "sum"):
+    if reduction not in _SCALES:
         raise ValueError(f"collapsed_cross_entropy: reduction must be 'mean', 'mean_all' or 'sum', got {reduction!r}")
     B = rows[0].shape[1]
-    scale = {"mean": 1.0 / B, "mean_all": 1.0 / (B * p), "sum": 1.0}[reduction]
-    want = W_input.requires_grad or W_output.requires_grad
-    value, dW_input, dW_output = kernels.collapsed_cross_entropy(
-        np.ascontiguousarray(Win), np.ascontiguousarray(Wout), *rows, scale, np.finfo(Win.dtype).tiny / scale, want)
+    scale = _SCALES[reduction](B, p)
+    value, dW_in, dW_out = kernels.collapsed_cross_entropy(
+        np.ascontiguousarray(Win), np.ascontiguousarray(Wout), *rows, scale, np.finfo(Win.dtype).tiny / scale, want_grad)
     value = (value * scale).astype(Win.dtype)
+    if single:
+        return value[0], *(None if d is None else d[0] for d in (dW_in, dW_out)), ()
+    return value, dW_in, dW_out, (K, 1, 1)
 
-    def backward(g):
-        g = np.asarray(g, dtype=Win.dtype).reshape(K, 1, 1)
-        return (g * dW_input).reshape(W_input.shape), (g * dW_output).reshape(W_output.shape)
-    return _result(value[0] if single else value, (W_input, W_output), backward, "collapsed_cross_entropy")
+
+_SCALES = {"mean": lambda B, p: 1.0 / B, "mean_all": lambda B, p: 1.0 / (B * p), "sum": lambda B, p: 1.0}
 
 
 def _rows(x, name, K, p, single):
     """An index array as (K, B) int64 in [0, p): a (B,) one is shared by every instance."""
     x = np.asarray(x.data if isinstance(x, Tensor) else x)
-    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer):
+    if x.dtype.kind not in "iu":                                        # signed or unsigned integers, not bool
         raise TypeError(f"collapsed_cross_entropy: {name} must be integers, got dtype {x.dtype}")
     if not (x.ndim == 1 or (not single and x.shape[:-1] == (K,) and x.ndim == 2)):
         raise ValueError(f"collapsed_cross_entropy: {name} must have shape (B,)" + ("" if single else f" or ({K}, B)")
