@@ -685,9 +685,9 @@ def sample_sparse_counter_numpy(rng, out, p):
 # --- a ReLU MLP's cross-entropy, fused: relu(x W1ᵀ + b1) W2ᵀ + b2 against labels, with gradients ------------
 # The parity sweep's shape: 90 models of 30 -> 32 -> 2 on one shared batch. Through the ops the (I, B, H) hidden
 # layer makes a dozen passes through memory (15 MB each at the sweep's size) and the first layer runs as 90 small
-# matmuls. Here the models go a chunk at a time (models sharing one x, ~256 hidden units in all, side by side as one
-# wide layer), and the points a tile at a time: a tile's hidden layer (64 points x 256 units, 64 KB) stays in cache
-# from the first layer to its gradient, and each point's loss and gradient need only its own logits.
+# matmuls. Here the models go a chunk at a time (models sharing one x, MLP_UNITS hidden units in all, side by side as
+# one wide layer), and the points a tile at a time: a tile's hidden layer stays in cache from the first layer to its
+# gradient, and each point's loss and gradient need only its own logits.
 # Two facts about the inputs make the first layer cheap. Zeros: x_t W1ᵀ adds only the rows of W1ᵀ where x_t is not
 # 0. Bits: when every x is 0 or 1, group the inputs k at a time and tabulate the 2^k sums of each group's rows
 # once; then each point's first layer is n / k table rows added, 5 instead of ~15 at n = 30 (the "four Russians"
@@ -696,9 +696,12 @@ def sample_sparse_counter_numpy(rng, out, p):
 # whose pattern has j's bit set: 5 row additions per point instead of 30 multiply-adds.
 # What each loop costs, per chunk of 8 models and 1,200 points on one core (measured, the chunk's 697 us in all):
 # the first layer 148 us, logits 85, softmax 57 (the vectorised exp, one log per tile), backward 187, dW1 173.
+# Tried and not kept, as no faster (measured): two classes per pass in the logits; two groups per pass in dW1 and
+# the bias folded into the first table row; 128-, 256- and 768-unit chunks (512 is 4% faster than 256); tiles of
+# 32 or 128 points.
 
-MLP_UNITS = 256     # hidden units per chunk (models x H): the chunk's tables, 2 x 5 x 64 x 256 floats, fit in L2
-MLP_TILE = 64       # points per tile
+MLP_UNITS = 512     # hidden units per chunk (models x H), ~16 models of the sweep's 32
+MLP_TILE = 64       # points per tile: the tile's hidden layer is 64 x 512 floats (128 KB, in L2)
 
 
 @njit(**FAST)
