@@ -40,10 +40,10 @@ What you will see (numbers from the default run, in metrics.json)
   same: 0.01 high test loss in 14 of 18, 0.1 grokking in 13 of 18, 1 high train loss in 17 of 18.
 
 Run it
-    python lessons/06_sparse_parity.py           # 116 s on 2 cores (144 CPU-seconds: 41 here, 103 in the
-                                                 # sweep's 2 workers; load average 2.9 at its end), 5.9
-                                                 # minutes at a load average of 4-6, 9.5 minutes at 7-9
-    python lessons/06_sparse_parity.py --full    # the post's 1,125 models: about 2.6 hours on 2 idle cores
+    python lessons/06_sparse_parity.py           # 72 s on 2 quiet cores (130 CPU-seconds: 37 here, 93 in
+                                                 # the sweep's 2 workers); 116 s with another job on one
+                                                 # core, 5.9 minutes at a load average of 4-6, 9.5 at 7-9
+    python lessons/06_sparse_parity.py --full    # the post's 1,125 models: about 2.5 hours on 2 idle cores
     python lessons/06_sparse_parity.py --full --scheduler tcp://HOST:8786   # the same on a dask cluster
     python lessons/06_sparse_parity.py --quick   # seconds, for the tests
 Figures and metrics.json go to figures/06_sparse_parity/ (--out DIR to change). The sweep appends each finished
@@ -86,11 +86,11 @@ Scaled down (and why)
   in the 12,000-step trial, going from 8,000 to 12,000 steps turned 3 runs at decay 0.03, 3 at 0.1 and 1 at
   0.3 from "high test loss" into "grokking" (of 18 each), and changed nothing else.
 - What the full sweep costs, measured (metrics.json, "full_grid_cost"): the CPU time of a training step of
-  each of its 25 groups (45 models each), timed in the default run, times 20,000 steps: 5.2 hours on one core,
-  2.6 hours with 2 processes, 7.2 models per minute (earlier runs, with older numpy and numba builds and more
-  load, timed 7.3 to 8.6 hours on one core). (Checked: the timed step agrees within 3% with the marginal cost per step of 300- and
-  900-step runs, evaluation included.) A step costs from 0.004 s (hidden 16, 750 strings) to 0.13 s (hidden
-  258, 1,750 strings); that largest group alone takes 0.74 hours, which is what a cluster of 8 or more
+  each of its 25 groups (45 models each), timed in the default run, times 20,000 steps: 5.1 hours on one core,
+  2.5 hours with 2 processes, 7.4 models per minute (earlier runs, with older numpy and numba builds and more
+  load, timed 5.2 to 8.6 hours on one core). (Checked: the timed step agrees within 3% with the marginal cost per step of 300- and
+  900-step runs, evaluation included.) A step costs from 0.003 s (hidden 16, 750 strings) to 0.13 s (hidden
+  258, 1,750 strings); that largest group alone takes 0.71 hours, which is what a cluster of 8 or more
   workers would take for the whole sweep, unless the groups are cut smaller (group_by=("hidden",
   "train_size", "seed"): 225 groups of 5 models). The reduced grid here ran at 35 models per minute per
   process (CPU time; smaller models).

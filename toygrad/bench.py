@@ -91,9 +91,9 @@ def grok():
     """a + b mod 67 over all 67² ordered pairs, 30% train; E (67, 32), W_in (32, 24), W_out (24, 32);
     logits = ReLU((E[a] + E[b]) W_in) W_out Eᵀ, computed in the collapsed view (modular.logits: the same
     function); cross-entropy mean over the batch; AdamW lr 1e-3, betas (0.9, 0.98), weight decay 1.0.
-    The loss is modular.loss, what lesson 05 trains with: the logits and the cross-entropy as one op
-    (kernels.collapsed_cross_entropy: BLAS for the three products, one numba pass between each, the vectorised
-    exp, and the batch in two halves on the two cores).
+    The loss is modular.loss, what lesson 05 trains with: the collapse, the logits and the cross-entropy as one
+    op (kernels.collapsed_cross_entropy: BLAS for the three products, one numba pass between each, the vectorised
+    exp, and the batch in two halves on the two cores; the collapse's products are made in the op, off the tape).
 
     FLOPs (B = 1,347 train pairs, p = 67, d = 32, n = 24): E W_in and W_out Eᵀ (2 p d n each) and their 4 backward
     products: 6 x 0.10 M; h W_output and its 2 backward products: 3 x 2 B n p = 13.0 M; softmax cross-entropy
@@ -126,8 +126,9 @@ def parity_sweep():
     """90 ReLU MLPs (30 bits -> 32 hidden, with biases -> 2 logits) on the parity of the first 3 bits, trained
     together: weight decay logspace(-3, 0, 10) x 9 seeds on the instance axis; 1,200 training sequences shared
     by all, full batch; AdamW lr 1e-2. The loss is tg.mlp_cross_entropy, the two layers and the cross-entropy as
-    one fused op (kernels.mlp_cross_entropy: the inputs are bits, so the first layer is table lookups, and each
-    chunk of models' hidden layer stays in cache); the composed ops give the same numbers (tests/test_losses.py).
+    one fused op (kernels.mlp_cross_entropy: 16 models at a time as one wide layer, 64 points at a time from the
+    first layer to its gradient, and the inputs are bits, so the first layer and its weight gradient are table
+    lookups); the composed ops give the same numbers (tests/test_losses.py) at 3.7x the time.
 
     FLOPs (I = 90, B = 1,200): the first layer's forward and weight gradient, 2 x 2 I B 30 32 = 414.7 M; the second
     layer's 3 products, 3 x 2 I B 32 2 = 41.5 M; elementwise about 8 I B 32 = 27.6 M. Total 484 MFLOP.

@@ -700,7 +700,7 @@ def sample_sparse_counter_numpy(rng, out, p):
 # the bias folded into the first table row; 128-, 256- and 768-unit chunks (512 is 4% faster than 256); tiles of
 # 32 or 128 points.
 
-MLP_UNITS = 512     # hidden units per chunk (models x H), ~16 models of the sweep's 32
+MLP_UNITS = 512     # hidden units per chunk (models x H): 16 of the sweep's 32-unit models
 MLP_TILE = 64       # points per tile: the tile's hidden layer is 64 x 512 floats (128 KB, in L2)
 
 
