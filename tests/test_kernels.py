@@ -275,11 +275,12 @@ def test_sample_sparse_counter_advances_the_generator_and_draws_anew():
 @pytest.mark.parametrize("shared", [True, False], ids=["shared x (B, n)", "per-instance x (I, B, n)"])
 @given(data=st.data())
 def test_mlp_cross_entropy(dtype, bits, shared, data):
-    I, B, H, C = data.draw(sizes), data.draw(sizes), data.draw(st.integers(1, 40)), data.draw(st.integers(2, 4))
+    I, H, C = data.draw(sizes), data.draw(st.integers(1, 40)), data.draw(st.integers(2, 4))
+    B = data.draw(st.sampled_from([1, 3, 64, 65, 130]))                   # within a tile of 64, one full, several
     n = data.draw(st.integers(1, 14))                                     # up to 3 groups of 6 bits, a partial one
     x_shape = (B, n) if shared else (I, B, n)
     x = data.draw(integers(x_shape, 2)).astype(dtype) if bits else data.draw(floats(x_shape, dtype))
-    labels = data.draw(integers((B,) if shared else (I, B), C))
+    labels = data.draw(integers(data.draw(st.sampled_from([(B,), (I, B)])), C))   # shared by the models or not
     W1, b1 = data.draw(floats((I, H, n), dtype)), data.draw(floats((I, H), dtype))
     W2, b2 = data.draw(floats((I, C, H), dtype)), data.draw(floats((I, C), dtype))
     grads = [np.zeros_like(a) for a in (W1, b1, W2, b2)]
@@ -292,6 +293,21 @@ def test_mlp_cross_entropy(dtype, bits, shared, data):
     magnitude = 1 + float((np.einsum("ibh,ich->ibc", hidden, np.abs(W2)) + np.abs(b2)[:, None, :]).max())
     for actual, twin in zip([loss] + grads, expected):
         np.testing.assert_allclose(actual, twin, rtol=TOL[dtype], atol=TOL[dtype] * magnitude)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mlp_cross_entropy_over_several_chunks_and_many_classes(dtype):
+    """Shapes the drawn ones do not reach: 20 models of 32 units share x (1,280 units: 3 chunks of MLP_UNITS),
+    and 10,000 classes, where the product of a tile's softmax totals passes 1e250 and its log is taken early."""
+    rng = np.random.default_rng(1)
+    for I, B, H, n, C in ((20, 130, 32, 14, 2), (2, 64, 1, 1, 10_000)):
+        x = (rng.random((B, n)) < 0.5).astype(dtype)
+        labels = rng.integers(0, C, B)
+        weights = [(0.5 * rng.normal(size=s)).astype(dtype) for s in ((I, H, n), (I, H), (I, C, H), (I, C))]
+        grads = [np.zeros_like(a) for a in weights]
+        loss = kernels.mlp_cross_entropy(x, labels, *weights, True, *grads)
+        for actual, twin in zip([loss] + grads, kernels.mlp_cross_entropy_numpy(x, labels, *weights)):
+            np.testing.assert_allclose(actual, twin, rtol=TOL[dtype], atol=TOL[dtype] * 10)
 
 
 # --- the vectorised exp ----------------------------------------------------------------------------------
@@ -315,10 +331,38 @@ def test_exp_nonpositive_equals_its_twin(dtype, x):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_exp_nonpositive_keeps_a_nan(dtype):
+    """A NaN must come out NaN (the training loop watches for it), not 0 like the values below the smallest normal."""
+    x = np.array([0.0, np.nan, -1.0, -1000.0, np.nan] + [-0.5] * 11, dtype)      # 16: the vectorised loop and its tail
+    out, bits = np.empty_like(x), np.empty(x.shape, np.int32)
+    _exp_compiled(x, out, bits)
+    assert np.array_equal(np.isnan(out), np.isnan(x)) and out[3] == 0 and out[0] == 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_losses_turn_a_nan_weight_into_a_nan_loss(dtype):
+    """A NaN on a class that no label names still reaches that model's loss, in both fused cross-entropies."""
+    rng = np.random.default_rng(0)
+    I, B, H, n, C = 3, 70, 8, 12, 3
+    x = (rng.random((B, n)) < 0.5).astype(dtype)
+    W1, b1, W2, b2 = (rng.normal(size=s).astype(dtype) for s in ((I, H, n), (I, H), (I, C, H), (I, C)))
+    W2[1, 2, 0] = np.nan
+    loss = kernels.mlp_cross_entropy(x, np.zeros(B, np.int64), W1, b1, W2, b2, False,
+                                     *(np.zeros_like(a) for a in (W1, b1, W2, b2)))
+    assert np.isnan(loss[1]) and np.isfinite(loss[[0, 2]]).all()
+    W_input, W_output = rng.normal(size=(1, 5, 4)).astype(dtype), rng.normal(size=(1, 4, 5)).astype(dtype)
+    W_output[0, 0, 4] = np.nan
+    rows = np.zeros((1, 40), np.int64)
+    value = kernels.collapsed_cross_entropy(W_input, W_output, rows, rows, rows, 0.025, 1e-30, False)[0]
+    assert np.isnan(value).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @given(data=st.data())
 def test_collapsed_cross_entropy_equals_its_twin(dtype, data):
     """Loss and both gradients, with rows that repeat, a = b, and more blocks than rows (B = 1)."""
-    K, p, n, B = data.draw(sizes), data.draw(st.integers(2, 9)), data.draw(sizes), data.draw(st.integers(1, 12))
+    K, p, n = data.draw(sizes), data.draw(st.integers(2, 9)), data.draw(sizes)
+    B = data.draw(st.sampled_from([1, 5, 12, 70, 130]))        # a block of fewer rows than SOFTMAX_ROWS, or several
     W_input, W_output = data.draw(floats((K, p, n), dtype, bound=4.0)), data.draw(floats((K, n, p), dtype, bound=4.0))
     a, b, labels = (data.draw(integers((K, B), p)).astype(np.int64) for _ in range(3))
     scale = 1.0 / (B * p)

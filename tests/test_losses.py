@@ -227,3 +227,11 @@ def test_mlp_cross_entropy_without_biases_is_the_mlp_without_biases():
                         name="mlp_cross_entropy without biases")
     composed = tg.cross_entropy(tg.linear(tg.relu(tg.linear(tg.Tensor(x), W1)), W2), labels)
     np.testing.assert_allclose(tg.mlp_cross_entropy(x, W1, None, W2, None, labels).data, composed.data, rtol=1e-12)
+
+
+def test_mlp_cross_entropy_names_an_empty_batch_and_labels_of_the_wrong_shape():
+    W1, W2 = tg.Tensor(np.ones((2, 3, 4)), requires_grad=True), tg.Tensor(np.ones((2, 2, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"mlp_cross_entropy: x must hold at least one point, got x of shape \(0, 4\)"):
+        tg.mlp_cross_entropy(np.ones((0, 4)), W1, None, W2, None, np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match=r"mlp_cross_entropy: labels must be integers of shape \(5,\) or \(2, 5\)"):
+        tg.mlp_cross_entropy(np.ones((5, 4)), W1, None, W2, None, np.zeros(10, np.int64))

@@ -341,3 +341,12 @@ def test_logit_contribution_of_the_construction_is_a_cosine_of_a_plus_b_minus_c(
     W_input, W_output = construction(M, N)
     contribution = logit_contribution(W_input, W_output, np.arange(N), "square")
     np.testing.assert_allclose(contribution, N / 2 * np.cos(2 * np.pi * np.arange(M) / M), atol=1e-12)
+
+
+def test_loss_takes_plain_arrays_as_constants_and_names_a_bad_weight():
+    params = small_model(3, p=5, d_embed=4, n_neurons=3)
+    a, b, labels = addition_pairs(5)
+    as_arrays = {name: w.data for name, w in params.items()}
+    assert modular.loss(as_arrays, a, b, labels).data == modular.loss(params, a, b, labels).data
+    with pytest.raises(ValueError, match=r"loss: both operands need at least 2 axes, got params\['E'\] \(5,\)"):
+        modular.loss({**params, "E": np.ones(5)}, a, b, labels)

@@ -1,5 +1,6 @@
 """Kernel threads: the shares cover the work, and the numbers do not depend on how many threads share it."""
 import multiprocessing
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
@@ -63,7 +64,7 @@ def _run_kernels(seed):
     """Every kernel that shares out its work: the parity MLP, the three reconstruction loops and the sampler."""
     rng = np.random.default_rng(seed)
     out = {}
-    I, B, H, n = 13, 50, 32, 30                                # 13 models: two chunks of 8 and 5
+    I, B, H, n = 40, 150, 32, 30      # 40 models of 32 units: 3 chunks (13, 13, 14) of MLP_UNITS = 512; 3 tiles
     x, y = datasets.parity_bits(rng, B, n, 3)
     mlp = [rng.normal(size=s).astype(np.float32) for s in ((I, H, n), (I, H), (I, 2, H), (I, 2))]
     grads = [np.zeros_like(a) for a in mlp]
@@ -123,17 +124,24 @@ def test_a_local_sweep_pool_takes_its_workers_cores(restore_threads, monkeypatch
 
 
 
-def test_split_raises_what_a_worker_share_raised_after_every_share_ends(restore_threads):
+def test_split_raises_what_a_share_raised_after_every_share_ends(restore_threads):
     threads.set_threads(3)
     finished = []
 
     def work(start, stop):
-        if start > 0 and stop == 3:
+        if start == 0:                                      # the caller's own share fails at once
             raise ArithmeticError(f"share {start}..{stop}")
-        time.sleep(0.01)
+        time.sleep(0.05)
         finished.append(start)
         return start
-    with pytest.raises(ArithmeticError, match="share 2..3"):
+    with pytest.raises(ArithmeticError, match="share 0..1"):
         threads.split(work, 3)
-    assert sorted(finished) == [0, 1]                       # the other shares ran to the end before it raised
+    assert sorted(finished) == [1, 2]                       # the workers' shares ran to the end before it raised
     assert threads.split(lambda a, b: a, 3) == [0, 1, 2]   # and the workers still serve calls
+
+
+def test_a_split_inside_a_share_runs_in_that_thread(restore_threads):
+    threads.set_threads(2)
+    inner = lambda a, b: threading.current_thread().name
+    outer = lambda a, b: threads.split(inner, 2)
+    assert threads.split(outer, 2) == [["MainThread", "toygrad-kernel"], ["toygrad-kernel"] * 2]

@@ -126,7 +126,7 @@ def parity_sweep():
     """90 ReLU MLPs (30 bits -> 32 hidden, with biases -> 2 logits) on the parity of the first 3 bits, trained
     together: weight decay logspace(-3, 0, 10) x 9 seeds on the instance axis; 1,200 training sequences shared
     by all, full batch; AdamW lr 1e-2. The loss is tg.mlp_cross_entropy, the two layers and the cross-entropy as
-    one fused op (kernels.mlp_cross_entropy: 16 models at a time as one wide layer, 64 points at a time from the
+    one fused op (kernels.mlp_cross_entropy: 15 models at a time as one wide layer, 64 points at a time from the
     first layer to its gradient, and the inputs are bits, so the first layer and its weight gradient are table
     lookups); the composed ops give the same numbers (tests/test_losses.py) at 3.7x the time.
 

@@ -694,13 +694,13 @@ def sample_sparse_counter_numpy(rng, out, p):
 # trick for 0/1 matrix products). The weight gradient runs the same trick backwards: dW1 = Σ_t da_t x_t adds each
 # point's da into one row per group (the row of its bit pattern), and input j's gradient is the sum of the rows
 # whose pattern has j's bit set: 5 row additions per point instead of 30 multiply-adds.
-# What each loop costs, per chunk of 8 models and 1,200 points on one core (measured, the chunk's 697 us in all):
+# What each loop costs, per chunk of 8 models (256 units) and 1,200 points on one core (measured, 697 us in all):
 # the first layer 148 us, logits 85, softmax 57 (the vectorised exp, one log per tile), backward 187, dW1 173.
 # Tried and not kept, as no faster (measured): two classes per pass in the logits; two groups per pass in dW1 and
 # the bias folded into the first table row; 128-, 256- and 768-unit chunks (512 is 4% faster than 256); tiles of
 # 32 or 128 points.
 
-MLP_UNITS = 512     # hidden units per chunk (models x H): 16 of the sweep's 32-unit models
+MLP_UNITS = 512     # hidden units per chunk (models x H), at most: the sweep's 90 x 32 go as 6 chunks of 15 models
 MLP_TILE = 64       # points per tile: the tile's hidden layer is 64 x 512 floats (128 KB, in L2)
 
 
@@ -899,6 +899,8 @@ def mlp_cross_entropy(x, labels, W1, b1, W2, b2, want_grad, dW1, db1, dW2, db2):
     B = x.shape[-2]
     x3 = x[None] if x.ndim == 2 else x
     labels = np.ascontiguousarray(np.asarray(labels).reshape(-1, B), dtype=np.int64)
+    if labels.shape[0] not in (1, I):
+        raise ValueError(f"mlp_cross_entropy: labels must have shape ({B},) or ({I}, {B}), got {np.shape(labels)}")
     shared = x3.shape[0] == 1
     # chunks of models as equal as can be, ~MLP_UNITS units each (one model each when every model has its own x);
     # a model's numbers do not depend on which chunk it is in
@@ -965,7 +967,8 @@ def mlp_cross_entropy_numpy(x, labels, W1, b1, W2, b2):
 
 def exp_nonpositive(x, out, bits):
     """out = exp(x) for x <= 0 (x, out: (C,), may be one array), exactly 0 where exp(x) would be subnormal (see the
-    softmax note above); bits: (C,) int32 scratch. This is the NumPy twin; compiled code gets the version below."""
+    softmax note above), NaN where x is NaN; bits: (C,) int32 scratch. This is the NumPy twin; compiled code gets
+    the version below."""
     out[:] = np.where(x < np.log(np.finfo(x.dtype).tiny), 0, np.exp(x))
 
 
@@ -993,7 +996,8 @@ def _exp_nonpositive_compiled(x, out, bits):
             q = q * r + np.float32(4.1665795894e-2)
             q = q * r + np.float32(1.6666665459e-1)
             q = q * r + np.float32(5.0000001201e-1)
-            out[i] = q * r * r + r + np.float32(1) if keep else np.float32(0)       # exp(r)
+            # exp(r); below log_tiny 0, and a NaN stays NaN (neither comparison holds for it)
+            out[i] = q * r * r + r + np.float32(1) if keep else (np.float32(0) if x[i] < log_tiny else x[i])
             bits[i] = (k + np.int32(127)) << np.int32(23)                            # the float 2^k, as bits
         two_to_k = bits.view(np.float32)
         for i in range(x.shape[0]):

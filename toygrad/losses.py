@@ -178,6 +178,8 @@ def mlp_cross_entropy(x, W1, b1, W2, b2, labels):
         raise ValueError(f"mlp_cross_entropy: expected x (B, {n}) or ({I}, B, {n}), W1 (I, H, n), b1 (I, H), W2 (I, C, H), "
                          f"b2 (I, C); got x {x.shape}, W1 {W1.shape}, b1 {b1.shape}, W2 {W2.shape}, b2 {b2.shape}")
     B = x.shape[-2]
+    if B == 0:
+        raise ValueError(f"mlp_cross_entropy: x must hold at least one point, got x of shape {x.shape}")
     raw = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
     if raw.dtype == np.bool_ or not np.issubdtype(raw.dtype, np.integer) or raw.shape not in ((B,), (I, B)):
         raise ValueError(f"mlp_cross_entropy: labels must be integers of shape ({B},) or ({I}, {B}), "

@@ -172,12 +172,11 @@ def loss(params, a, b, labels, reduction="mean"):
         W_input = E W_in      W_output = W_out Eᵀ      loss, dW_input, dW_output = collapsed_cross_entropy(...)
         dE = dW_input W_inᵀ + (W_outᵀ dW_output)ᵀ      dW_in = Eᵀ dW_input      dW_out = dW_output E
     """
-    E, W_in, W_out = params["E"], params["W_in"], params["W_out"]
-    for name, x in (("W_in", W_in), ("W_out", W_out)):
-        if x.dtype != E.dtype:
-            raise TypeError(f"loss: params[{name!r}] has dtype {x.dtype}, params['E'] has {E.dtype}")
-    Et = _mT(E.data)
+    names = ("E", "W_in", "W_out")
+    like = next((params[k] for k in names if isinstance(params[k], Tensor)), None)   # arrays are constants of its dtype
+    E, W_in, W_out = (as_tensor(params[k], like=like, name=f"loss: params[{k!r}]") for k in names)
     _check_matmul(E.shape, W_in.shape, "loss", "params['E']", "params['W_in']")
+    Et = _mT(E.data)
     _check_matmul(W_out.shape, Et.shape, "loss", "params['W_out']", "params['E'] transposed")
     value, dW_input, dW_output, grad_shape = _fused_cross_entropy(E.data @ W_in.data, W_out.data @ Et, a, b, labels,
                                                                    reduction, E.requires_grad or W_in.requires_grad

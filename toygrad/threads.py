@@ -23,6 +23,7 @@ import threading
 _chosen = None                      # set_threads(n); None: the policy above
 _lent, _lent_lock = 0, threading.Lock()      # cores given to side jobs (toygrad.parallel.beside)
 _pool, _pool_pid = [], None         # kernel worker threads (_Worker), of this process
+_inside = threading.local()         # .worker is True in a kernel worker thread
 _cores, _cores_pid = 1, None
 
 
@@ -73,12 +74,14 @@ class _Worker:
         threading.Thread(target=self._run, name="toygrad-kernel", daemon=True).start()
 
     def _run(self):
+        _inside.worker = True
         while True:
             work, args, outcomes = self.calls.get()
             try:
                 outcomes.put((True, work(*args)))
             except BaseException as error:              # handed to the caller, which raises it
                 outcomes.put((False, error))
+            del work, args, outcomes                    # hold on to nothing of a finished call (its arrays)
 
 
 def _workers(size):
@@ -101,8 +104,8 @@ def split(work, n_items):
     """work(start, stop) for contiguous shares of range(n_items), on up to threads() threads; the calling thread
     takes the first share. Returns the results in order."""
     pieces = shares(n_items, threads())
-    if len(pieces) == 1:
-        return [work(*pieces[0])]
+    if len(pieces) == 1 or getattr(_inside, "worker", False):     # a split inside a share runs in its thread: a
+        return [work(*piece) for piece in pieces]                  # worker waiting on itself would never finish
     outcomes = [queue.SimpleQueue() for _ in pieces[1:]]
     for worker, piece, outcome in zip(_workers(len(pieces) - 1), pieces[1:], outcomes):
         worker.calls.put((work, piece, outcome))
