@@ -150,3 +150,14 @@ def test_forward_matches_numpy(name, data):
     # inputs lie in [-2, 2] and axes hold <= 4 elements, so outputs are below ~100 and rounding differences
     # (another summation order) below 1e-13: atol 1e-12 catches any wrong element and nothing else
     np.testing.assert_allclose(y.data, op.reference(*inputs, **kwargs), rtol=1e-12, atol=1e-12, strict=True)
+
+
+def test_times_seed_scales_each_gradient_along_its_leading_axes_and_shares_them_for_a_seed_of_ones():
+    from toygrad.ops import times_seed
+    dW, db = np.arange(12.0).reshape(2, 3, 2), np.arange(6.0).reshape(2, 3)
+    scaled = times_seed(np.array([2.0, -1.0]), dW, db)
+    np.testing.assert_array_equal(scaled[0], dW * np.array([2.0, -1.0])[:, None, None])
+    np.testing.assert_array_equal(scaled[1], db * np.array([2.0, -1.0])[:, None])
+    np.testing.assert_array_equal(times_seed(np.float64(3.0), db)[0], 3.0 * db)          # one instance: a scalar seed
+    same = times_seed(np.ones(2), dW, db)
+    assert same[0] is dW and same[1] is db

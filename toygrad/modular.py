@@ -38,7 +38,7 @@ import numpy as np
 
 from . import kernels
 from .init import initialise
-from .ops import _check_matmul, _mT, _result, relu, square, take_rows, unbroadcast
+from .ops import _check_matmul, _mT, _result, relu, square, take_rows, times_seed, unbroadcast
 from .tensor import Tensor, as_tensor
 
 
@@ -178,13 +178,11 @@ def loss(params, a, b, labels, reduction="mean"):
     _check_matmul(E.shape, W_in.shape, "loss", "params['E']", "params['W_in']")
     Et = _mT(E.data)
     _check_matmul(W_out.shape, Et.shape, "loss", "params['W_out']", "params['E'] transposed")
-    value, dW_input, dW_output, grad_shape = _fused_cross_entropy(E.data @ W_in.data, W_out.data @ Et, a, b, labels,
-                                                                   reduction, E.requires_grad or W_in.requires_grad
-                                                                   or W_out.requires_grad)
+    value, dW_input, dW_output = _fused_cross_entropy(E.data @ W_in.data, W_out.data @ Et, a, b, labels, reduction,
+                                                      E.requires_grad or W_in.requires_grad or W_out.requires_grad)
 
     def backward(g):
-        g = np.asarray(g, dtype=E.dtype).reshape(grad_shape)
-        dWi, dWo = g * dW_input, g * dW_output
+        dWi, dWo = times_seed(g, dW_input, dW_output)
         return (unbroadcast(dWi @ _mT(W_in.data), E.shape) + _mT(unbroadcast(_mT(W_out.data) @ dWo, Et.shape))
                 if E.requires_grad else None,
                 unbroadcast(_mT(E.data) @ dWi, W_in.shape) if W_in.requires_grad else None,
@@ -204,19 +202,17 @@ def collapsed_cross_entropy(W_input, W_output, a, b, labels, reduction="mean"):
     Probabilities whose share of the gradient would be subnormal are flushed to 0, as in cross_entropy.
     """
     W_input, W_output = as_tensor(W_input), as_tensor(W_output, like=W_input, name="collapsed_cross_entropy: W_output")
-    value, dW_input, dW_output, grad_shape = _fused_cross_entropy(W_input.data, W_output.data, a, b, labels, reduction,
-                                                                   W_input.requires_grad or W_output.requires_grad)
+    value, dW_input, dW_output = _fused_cross_entropy(W_input.data, W_output.data, a, b, labels, reduction,
+                                                      W_input.requires_grad or W_output.requires_grad)
 
     def backward(g):
-        g = np.asarray(g, dtype=W_input.dtype).reshape(grad_shape)
-        return g * dW_input, g * dW_output
+        return times_seed(g, dW_input, dW_output)
     return _result(value, (W_input, W_output), backward, "collapsed_cross_entropy")
 
 
 def _fused_cross_entropy(W_input, W_output, a, b, labels, reduction, want_grad):
     """The checks and the kernel behind loss and collapsed_cross_entropy, on arrays: the loss (K?,) in W_input's
-    dtype, dW_input and dW_output of W_input's and W_output's shapes (None without want_grad), and the shape an
-    incoming gradient takes to scale them."""
+    dtype, dW_input and dW_output of W_input's and W_output's shapes (None without want_grad)."""
     if W_input.dtype not in (np.float32, np.float64):
         raise TypeError(f"collapsed_cross_entropy: W_input must be float32 or float64, got {W_input.dtype}")
     single = W_input.ndim == 2
@@ -237,8 +233,8 @@ def _fused_cross_entropy(W_input, W_output, a, b, labels, reduction, want_grad):
         np.ascontiguousarray(Win), np.ascontiguousarray(Wout), *rows, scale, np.finfo(Win.dtype).tiny / scale, want_grad)
     value = (value * scale).astype(Win.dtype)
     if single:
-        return value[0], *(None if d is None else d[0] for d in (dW_in, dW_out)), ()
-    return value, dW_in, dW_out, (K, 1, 1)
+        return value[0], *(None if d is None else d[0] for d in (dW_in, dW_out))
+    return value, dW_in, dW_out
 
 
 _SCALES = {"mean": lambda B, p: 1.0 / B, "mean_all": lambda B, p: 1.0 / (B * p), "sum": lambda B, p: 1.0}

@@ -41,6 +41,16 @@ def unbroadcast(g, shape):
     return g.sum(axis=stretched, keepdims=True) if stretched else g
 
 
+def times_seed(g, *grads):
+    """The gradients of a loss per instance times the incoming gradient g (one number per instance: g's axes are
+    their leading ones), as a tuple. When g is all ones, the usual seed of loss.sum().backward(), they come back as
+    they are: a product with 1 is exact, and backward never writes into a gradient, so sharing them is safe."""
+    g = np.asarray(g, dtype=grads[0].dtype)
+    if np.all(g == 1):
+        return grads
+    return tuple(g.reshape(g.shape + (1,) * (d.ndim - g.ndim)) * d for d in grads)
+
+
 # --- elementwise arithmetic ------------------------------------------------------------------------
 
 def add(a, b):

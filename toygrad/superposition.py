@@ -16,7 +16,7 @@ import numpy as np
 import toygrad as tg
 from toygrad import kernels
 from toygrad.datasets import SparseBatches, SparseRows, sparse_rows
-from toygrad.ops import _result
+from toygrad.ops import _result, times_seed
 from toygrad.train import fit
 
 
@@ -144,8 +144,7 @@ def reconstruction_loss(x, W, b, weight=None, rank=None):
         value = kernels.reconstruction(np.ascontiguousarray(x, dtype=dtype), W_, b_, w, rank, want, dW, db)
 
     def backward(g):
-        g = np.asarray(g, dtype=dtype)
-        return g[:, None, None] * dW, g[:, None] * db
+        return times_seed(g, dW, db)
     return _result(value.astype(dtype), (W, b), backward, "reconstruction_loss")
 
 
