@@ -90,7 +90,7 @@ Scaled down (and why)
 - The MLP trains through mlp_block.mlp_loss, one numba op that never forms the (seeds, T, n) output: with
   G = W2ᵀW2 the squared error of a sparse point costs O(k²) instead of O(n k); ~20x faster than the ops here.
   Small fish and the re-projector read and write dense 10- to 30-dimensional E x, where the ops (BLAS) are
-  2-3x faster than the fused loss: they train through the ops (mb.train_fixed(..., through="ops")).
+  2-3x faster than the fused loss: they train through the ops (mb.train_fixed(..., fused=False)).
 - Hidden sizes on the instance axis: an instance with k_i neurons keeps the rest of W1, b1, W2 at 0; those
   neurons compute ReLU(0) = 0 and get no gradient, so it is exactly an MLP with k_i neurons.
 
@@ -186,11 +186,6 @@ FISH = {"big": "big fish: E x → x", "small": "small fish: E x → E x", "repro
 # %% Every training of the lesson as points of one sweep
 # A point names one model and carries the settings that produce it; points that share "experiment" and
 # "group" train together on the instance axis, in one of `workers` processes (toygrad.sweep), largest first.
-def steps_for(s, T):
-    """The T sweep's training length at T: long where the sets are small."""
-    return s.tiny_T_steps if T <= s.tiny_T else s.steps
-
-
 def sweep_points(s):
     relu = [dict(experiment="relu", group=f"S={k}", k=k, seed_k=j, n=s.relu_features, m=s.relu_hidden,
                  decay=s.relu_decay, probability=float(p), steps=s.relu_steps, batch=s.relu_batch, lr=s.relu_lr,
@@ -200,9 +195,8 @@ def sweep_points(s):
                    lr=s.onehot_lr, seed=s.seed)
               for k in s.onehot_hidden for j in range(s.onehot_seeds)]
     sizes = [dict(experiment="sizes", group=f"T={T}", variant=variant, T=T, seed_k=j, n=s.n_features,
-                  k=s.n_hidden, sparsity=s.sparsity, steps=steps_for(s, T),
-                  lr=s.lr, warmup=s.warmup,
-                  test_points=s.test_points, seed=s.seed)
+                  k=s.n_hidden, sparsity=s.sparsity, steps=s.tiny_T_steps if T <= s.tiny_T else s.steps,
+                  lr=s.lr, warmup=s.warmup, test_points=s.test_points, seed=s.seed)     # long where the sets are small
              for T in sorted(s.sizes, reverse=True) for variant in s.sweeps
              for j in range(s.small_T_seeds if T <= s.small_T else s.seeds)]
     grid = [dict(experiment="grid", group=f"T={T}", T=T, k=k, n=s.n_features, sparsity=s.sparsity,
@@ -319,6 +313,7 @@ def train_size(points):
         j = int(np.flatnonzero(names == name)[np.argmin(train_loss[names == name])])
         W1, b1, W2, b2 = (a[j] for a in mb.arrays(params))
         h = x_train[j] @ W1.T
+        centred = h - h.mean(0)
         seen = (x_train[j] != 0).any(axis=0)                     # features present in some training point
         best = memorization.describe(p["T"], W1, h, b1, train_loss[j], test_loss[j])
         best.update(train_accuracy=float(train_accuracy[j]), test_accuracy=float(test_accuracy[j]),
@@ -328,7 +323,7 @@ def train_size(points):
                     boxiness_seen=mb.boxiness(W1[:, seen]) if seen.sum() >= 20 else None,
                     boxiness_unseen=mb.boxiness(W1[:, ~seen]) if (~seen).sum() >= 20 else None,
                     data_dimensionality_centered=memorization.weighted_mean(
-                        metrics.data_dimensionality(h - h.mean(0)), ((h - h.mean(0)) ** 2).sum(1)))
+                        metrics.data_dimensionality(centred), (centred ** 2).sum(1)))
         results[j]["best"] = best
     return results
 
@@ -366,7 +361,7 @@ def train_fish(points):
     inputs, targets = sparse_rows(u), sparse_rows(y)          # (1, points, .): every hidden size reads them
     params = mb.init_mlp(np.random.default_rng([p["seed"], 6]), hidden, p["d"], y.shape[-1])
     mb.train_fixed(params, inputs, targets, steps=p["steps"], lr=p["lr"], weight_decay=p["weight_decay"],
-                   warmup=p["warmup"], hidden=hidden, through="fused" if p["task"] == "big" else "ops")
+                   warmup=p["warmup"], hidden=hidden, fused=p["task"] == "big")
     relative = mb.loss_value(params, inputs, targets, hidden) / (y[0] ** 2).sum(-1).mean()
     accuracy = mb.retrieval_accuracy(mb.outputs(params, u), y)
     return [{"relative_loss": float(l), "accuracy": float(a)} for l, a in zip(relative, accuracy)]

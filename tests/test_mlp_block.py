@@ -101,15 +101,13 @@ def test_training_through_the_ops_or_the_fused_loss_gives_the_same_model():
     x = fixed_sparse_dataset(rng, 0.4, 10, 6, dtype=np.float64)          # (1, 10, 6), shared by both instances
     start = mb.init_mlp(rng, [2, 3], 6, 6, dtype=np.float64)
     trained = {}
-    for through in ("fused", "ops"):
+    for fused in (True, False):
         params = {name: tg.Tensor(p.data.copy(), requires_grad=True) for name, p in start.items()}
-        mb.train_fixed(params, x, x, steps=200, lr=1e-2, hidden=[2, 3], through=through)
-        trained[through] = mb.arrays(params)
-    for fused, ops in zip(trained["fused"], trained["ops"]):
+        mb.train_fixed(params, x, x, steps=200, lr=1e-2, hidden=[2, 3], fused=fused)
+        trained[fused] = mb.arrays(params)
+    for fused, ops in zip(trained[True], trained[False]):
         np.testing.assert_allclose(fused, ops, rtol=1e-9, atol=1e-12)
-    assert np.abs(trained["ops"][0] - start["W1"].data).max() > 0.1      # and training moved them
-    with pytest.raises(ValueError, match=r"train_fixed: through must be 'fused' or 'ops', got 'blas'"):
-        mb.train_fixed(start, x, x, steps=1, through="blas")
+    assert np.abs(trained[False][0] - start["W1"].data).max() > 0.1      # and training moved them
 
 
 def test_sparse_rows_round_trip():

@@ -156,7 +156,7 @@ def _mlp_kernel(x_index, x_value, x_count, y_index, y_value, y_count, y_square, 
     computes 0 and gets no gradient, so skipping it only saves time). Sums run in float64 (the dW2 terms cancel
     near a minimum) and are written out in the parameters' dtype. A step costs ~B (z k + f²), f the neurons that
     fire, plus n_out k² for G, c and the dense terms, where the ops (two linear, relu, mse) pass over the
-    (B, n_out) output several times: ~20x slower at n = 1,000, k = 2 and ~10 nonzeros a row (lesson 03's data);
+    (B, n_out) output several times: ~20x slower at n = 1,000, k = 2 and ~10 nonzeros a row (lesson 03's data).
     One kernel for all of it, not BLAS for G and the dense terms: at k = 2 numpy's calls on (I, 1000, 2) arrays
     cost more than the arithmetic (a step of lesson 03's T = 3 groups, 48 models: 7.8 ms with BLAS and numpy
     around the kernel, 2.9 ms in one kernel, both measured on a loaded machine).
@@ -294,28 +294,23 @@ def loss_value(params, x, y, hidden=None):
     return mlp_loss(x, y, *(tg.Tensor(a) for a in arrays(params)), hidden=hidden).data
 
 
-def train_fixed(params, x, y, *, steps, lr=1e-3, weight_decay=1e-2, warmup=0.05, hidden=None, through="fused"):
+def train_fixed(params, x, y, *, steps, lr=1e-3, weight_decay=1e-2, warmup=0.05, hidden=None, fused=True):
     """Full-batch training on a fixed data set (Henighan et al. 2023's recipe): AdamW, lr warmed up linearly over
     the first `warmup` fraction of steps, then cosine decay to 0. x, y: SparseRows or arrays (I or 1, T, .).
     weight_decay: a number or (I,), one per instance. Returns fit()'s Run.
-    through: "fused" (mlp_loss, for sparse rows or a large n_out) or "ops" (tg.mse(mlp(params, x), y) on dense
-    arrays: BLAS wins when x and y are dense and small, 2-3x at lesson 03's E x of 10 to 30 dimensions; hidden
-    is not needed there, the zero padding computes 0 and gets no gradient through the ops too)."""
+    fused: through mlp_loss (for sparse rows or a large n_out), else tg.mse(mlp(params, x), y) on dense arrays:
+    BLAS wins when x and y are dense and small, 2-3x at lesson 03's E x of 10 to 30 dimensions (hidden is not
+    needed there: the zero padding computes 0 and gets no gradient through the ops either)."""
     optimizer = tg.AdamW(params.values(), lr=lr, weight_decay=weight_decay,
                          schedule=tg.schedule("warmup_cosine", total_steps=steps, warmup=warmup))
-    if through not in ("fused", "ops"):
-        raise ValueError(f"train_fixed: through must be 'fused' or 'ops', got {through!r}")
-    if through == "ops":
+    if fused:
+        x, y = _rows(x), _rows(y)
+        loss = lambda step: mlp_loss(x, y, *params.values(), hidden=hidden)
+    else:
         I = params["W1"].shape[0]
         x, y = (np.ascontiguousarray(np.broadcast_to(a.dense() if isinstance(a, SparseRows) else a,
                                                      (I,) + a.shape[1:])) for a in (x, y))
-    else:
-        x, y = _rows(x), _rows(y)
-
-    def loss(step):
-        if through == "ops":
-            return tg.mse(mlp(params, x), y)
-        return mlp_loss(x, y, *params.values(), hidden=hidden)
+        loss = lambda step: tg.mse(mlp(params, x), y)
     return fit(loss, params, optimizer, steps, log_every=steps, progress=False)
 
 

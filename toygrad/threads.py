@@ -12,8 +12,8 @@ after a fork from a parent that did ("fork() called from a process already using
 fork their workers. A thread pool is created per process, the first time it is needed.
 
 The policy. The main process uses every core it may run on. A worker process (one started by another Python
-process: a sweep's or a dask worker) uses one, because its siblings take the other cores; toygrad.parallel.beside
-keeps the parent to the cores its side job leaves free. BLAS stays on one thread throughout (see __init__).
+process: a sweep's or a dask worker) uses one, because its siblings take the other cores; parallel.beside and a
+local sweep pool keep the parent to the cores their processes leave free (lend). BLAS stays on one thread throughout (see __init__).
 """
 import multiprocessing
 import os
@@ -21,7 +21,7 @@ import queue
 import threading
 
 _chosen = None                      # set_threads(n); None: the policy above
-_lent, _lent_lock = 0, threading.Lock()      # cores given to side jobs (toygrad.parallel.beside)
+_lent, _lent_lock = 0, threading.Lock()      # cores given to other processes (parallel.beside, sweep pools)
 _pool, _pool_pid = [], None         # kernel worker threads (_Worker), of this process
 _inside = threading.local()         # .worker is True in a kernel worker thread
 _cores, _cores_pid = 1, None
