@@ -46,7 +46,7 @@ def times_seed(g, *grads):
     their leading ones), as a tuple. When g is all ones, the usual seed of loss.sum().backward(), they come back as
     they are: a product with 1 is exact, and backward never writes into a gradient, so sharing them is safe."""
     g = np.asarray(g, dtype=grads[0].dtype)
-    if np.all(g == 1):
+    if g == 1 if g.ndim == 0 else (g == 1).all():    # 1 us for one number, 2.3 for 90; np.all takes 5 and 3.7
         return grads
     return tuple(g.reshape(g.shape + (1,) * (d.ndim - g.ndim)) * d for d in grads)
 
