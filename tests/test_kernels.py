@@ -240,8 +240,8 @@ def test_sample_sparse_counter(dtype, seed, shape, data):
 @settings(max_examples=10)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_sample_sparse_counter_statistics(seed):
-    """Presence at rate p, values Uniform[0, 1) given presence (u / p), in float32 (two entries per hash, so the
-    first and second halves of each instance come from the high and low bits) and in float64."""
+    """Presence at rate p, values Uniform[0, 1) given presence (u / p), in float32 (the 32-bit hash) and float64
+    (SplitMix64), each half of each instance on its own: the rates hold along the counter, not only on average."""
     p = np.array([0.01, 0.1, 0.5, 0.9, 0.0, 1.0, 1e-30])
     for dtype in DTYPES:
         out = np.empty((len(p), 1000, 20), dtype)
