@@ -358,6 +358,21 @@ def test_fused_losses_turn_a_nan_weight_into_a_nan_loss(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_rows_sum_their_losses_through_products_without_overflow(dtype):
+    """The row losses' log-sum-exps are summed as the log of a running product of the rows' totals (each up to C),
+    logged whenever it passes 1e250: 700 rows of 67 classes multiply to about 1e900 (more than a float64 holds)."""
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(700, 67)).astype(dtype)
+    labels = rng.integers(0, 67, 700)
+    z64 = z.astype(np.float64)
+    zmax = z64.max(axis=1, keepdims=True)
+    expected = (np.log(np.exp(z64 - zmax).sum(axis=1)) + zmax[:, 0] - z64[np.arange(700), labels]).sum()
+    scratch, bits = np.empty((2, kernels.SOFTMAX_ROWS * 67), dtype), np.empty(kernels.SOFTMAX_ROWS * 67, np.int32)
+    total = kernels.softmax_xent_rows(z, labels, dtype(1), dtype(0), scratch, bits)
+    np.testing.assert_allclose(total, expected, rtol=TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @given(data=st.data())
 def test_collapsed_cross_entropy_equals_its_twin(dtype, data):
     """Loss and both gradients, with rows that repeat, a = b, and more blocks than rows (B = 1)."""

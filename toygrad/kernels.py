@@ -1070,12 +1070,12 @@ def softmax_xent_rows(z, labels, scale, flush_below, scratch, bits):
     with q = softmax(z_t) set to 0 below flush_below. Returns the sum of the losses (float64).
     z: (R, C)  labels: (R,) ints  scratch: (2, SOFTMAX_ROWS C) (exp's input and output must be separate arrays to
     vectorise)  bits: (SOFTMAX_ROWS C,) int32. The rows go SOFTMAX_ROWS at a time: shifted by their max into one
-    flat array, one exp over it, then each row's sum and gradient."""
+    flat array, one exp over it, then each row's sum and gradient; one log for many rows' sums."""
     R, C = z.shape
     zero = z.dtype.type(0)
     shifted, e = scratch[0], scratch[1]
     rows = shifted.shape[0] // C
-    total_loss = 0.0
+    total_loss, product = 0.0, 1.0          # the sum of log(total_t) is taken as the log of their product
     for t0 in range(0, R, rows):
         T = min(rows, R - t0)
         for r in range(T):
@@ -1091,13 +1091,17 @@ def softmax_xent_rows(z, labels, scale, flush_below, scratch, bits):
             total = zero
             for c in range(C):
                 total += er[c]
-            total_loss += math.log(total) - shifted[r * C + y]
+            total_loss -= shifted[r * C + y]
+            product *= total                   # each total in [1, C]: exp(0) for the max, at most 1 for the rest
+            if product > 1e250:                # (a log per row: 69 us against 63 for the bench's half batch)
+                total_loss += math.log(product)
+                product = 1.0
             inv = 1 / total
             for c in range(C):
                 q = er[c] * inv
                 zt[c] = (q if q >= flush_below else zero) * scale
             zt[y] -= scale
-    return total_loss
+    return total_loss + math.log(product)
 
 
 @njit(**FAST)
