@@ -1162,11 +1162,20 @@ def collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush_below,
                 np.matmul(z, W_output[k].T, out=dh)
                 collapsed_input_grad(dh, h, a[k, r0:r1], b[k, r0:r1], dW_in[i], g)
     split(share, len(blocks))
-    loss = loss.reshape(K, COLLAPSED_BLOCKS).sum(axis=1)
+    loss = _sum_blocks(loss, K)
     if not want_grad:
         return loss, None, None
-    return (loss, dW_in.reshape(K, COLLAPSED_BLOCKS, p, n).sum(axis=1),
-            dW_out.reshape(K, COLLAPSED_BLOCKS, n, p).sum(axis=1))
+    return loss, _sum_blocks(dW_in, K), _sum_blocks(dW_out, K)
+
+
+def _sum_blocks(parts, K):
+    """parts: (K COLLAPSED_BLOCKS, ...), each instance's blocks in a row  ->  (K, ...), their sum, added in order
+    (as sum(axis=1) would, at a third of its time on these small arrays)."""
+    parts = parts.reshape((K, COLLAPSED_BLOCKS) + parts.shape[1:])
+    total = parts[:, 0].copy()
+    for i in range(1, COLLAPSED_BLOCKS):
+        total += parts[:, i]
+    return total
 
 
 def collapsed_cross_entropy_numpy(W_input, W_output, a, b, labels, scale, flush_below):
