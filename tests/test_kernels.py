@@ -212,6 +212,21 @@ def test_reconstruction_sparse(dtype, data):
     assert not untouched.any()                                   # want_grad=False: no gradient written
 
 
+@pytest.mark.parametrize("B", [128, 129, 300])
+def test_reconstruction_columns_over_several_blocks(B):
+    """The narrow kernel takes 128 points a block, and a short last block leaves its per-point loss sums from nb
+    on as earlier blocks left them: one full block, one point over, and two blocks and a short one."""
+    rng = np.random.default_rng(B)
+    x, W = rng.random((3, B, 20)) * (rng.random((3, B, 20)) < 0.3), rng.standard_normal((3, 5, 20))
+    b, w, rank = rng.standard_normal((3, 20)) * 0.1, rng.random((3, 20)), np.array([5, 2, 0])
+    dW, db = np.zeros_like(W), np.zeros_like(b)
+    loss = kernels._reconstruction_columns(x, W, b, w, rank, True, dW, db)
+    in_use = W * (np.arange(5)[None, :, None] < rank[:, None, None])
+    expected, dW_twin, db_twin = kernels.reconstruction_numpy(x, in_use, b, w)
+    for actual, twin in ((loss, expected), (dW, dW_twin), (db, db_twin)):
+        np.testing.assert_allclose(actual, twin, rtol=1e-12, atol=1e-12)
+
+
 def test_reconstruction_dispatches_on_the_number_of_features():
     rng = np.random.default_rng(0)
     for n in (20, 64, 100):
@@ -255,9 +270,20 @@ def test_sample_sparse_counter_statistics(seed):
                 values = half[half != 0]
                 assert values.max() < 1
                 assert abs(values.mean() - 0.5) < 5 * math.sqrt(1 / 12 / values.size)    # Uniform(0, 1)
-        # p = 1: every entry is drawn, and a draw is exactly 0 with probability 2^-24 in float32 (seed 191 has one
+        # p = 1: every entry is drawn, and a draw is exactly 0 with probability 2^-24 in float32 (seed 917 has one
         # in these 20,000 entries), 2^-53 in float64: expected 0.001 zeros here, more than 3 has odds below 1e-13
         assert not present[4].any() and (~present[5]).sum() <= 3 and not present[6].any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sample_sparse_counter_at_the_edges(dtype):
+    """No instances, no entries, and a p so small that 1 / p overflows a float32: nothing drawn, nothing NaN."""
+    for shape in ((0, 4, 5), (3, 0, 5)):
+        kernels.sample_sparse_counter(np.random.default_rng(0), np.empty(shape, dtype), np.full(shape[0], 0.5))
+    for seed in range(3):        # at p = 1e-40 about 1 of these 16.8 M entries has the hash bits 0, so is "present"
+        out = np.empty((1, 4096, 4096), dtype)
+        kernels.sample_sparse_counter(np.random.default_rng(seed), out, np.array([1e-40]))
+        assert np.isfinite(out).all() and out.max() < 1
 
 
 def test_sample_sparse_counter_advances_the_generator_and_draws_anew():
@@ -360,7 +386,7 @@ def test_fused_losses_turn_a_nan_weight_into_a_nan_loss(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_rows_sum_their_losses_through_products_without_overflow(dtype):
     """The row losses' log-sum-exps are summed as the log of a running product of the rows' totals (each up to C),
-    logged whenever it passes 1e250: 700 rows of 67 classes multiply to about 1e900 (more than a float64 holds)."""
+    logged whenever it passes 1e250: 700 rows of 67 classes multiply to about 1e714 (more than a float64 holds)."""
     rng = np.random.default_rng(3)
     z = rng.normal(size=(700, 67)).astype(dtype)
     labels = rng.integers(0, 67, 700)
@@ -368,8 +394,12 @@ def test_softmax_rows_sum_their_losses_through_products_without_overflow(dtype):
     zmax = z64.max(axis=1, keepdims=True)
     expected = (np.log(np.exp(z64 - zmax).sum(axis=1)) + zmax[:, 0] - z64[np.arange(700), labels]).sum()
     scratch, bits = np.empty((2, kernels.SOFTMAX_ROWS * 67), dtype), np.empty(kernels.SOFTMAX_ROWS * 67, np.int32)
-    total = kernels.softmax_xent_rows(z, labels, dtype(1), dtype(0), scratch, bits)
+    total = kernels.softmax_xent_rows(z.copy(), labels, dtype(1), dtype(0), scratch, bits)
     np.testing.assert_allclose(total, expected, rtol=TOL[dtype])
+    for row, column in ((0, 5), (350, labels[350]), (699, 66)):          # one NaN logit in one row of 700
+        poisoned = z.copy()
+        poisoned[row, column] = np.nan
+        assert np.isnan(kernels.softmax_xent_rows(poisoned, labels, dtype(1), dtype(0), scratch, bits))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -212,7 +212,7 @@ def softmax_xent_soft_numpy(logits, target, flush_below=None):
 # outputs never reach memory. Two loop orders, one for each shape of model (the dispatcher picks by n):
 #   wide (n >= 64, e.g. lesson 02's n = 1,000): one point at a time, every loop runs over the n features.
 #   narrow (n < 64, e.g. the intro's n = 20): a loop over 20 features is too short to vectorise (LLVM's vector
-#   body takes 32 at once), so 256 points at a time, transposed, and every loop runs over the points.
+#   body takes 32 at once), so 128 points at a time, transposed, and every loop runs over the points.
 
 def reconstruction(x, W, b, w, rank, want_grad, dW, db):
     """Per instance l: loss_l = (1/B) sum_t sum_j w_j (relu(y_tj) - x_tj)²,  y_t = Wᵀ W x_t + b, and, if
@@ -359,7 +359,7 @@ def _reconstruction_columns(x, W, b, w, rank, want_grad, dW, db, V=128):
                     for v in range(nb):
                         acc += hk[v] * gj[v] + dhk[v] * xj[v]
                     dWl[k, j] += acc
-        loss[l] = lossv.sum() / B
+        loss[l] = lossv.sum() / B          # lanes from a short last block's nb on hold earlier blocks' sums (or 0)
     return loss
 
 
@@ -580,8 +580,9 @@ def sample_sparse_numpy(rng, out, p):
 #            (SplitMix64's two become ~6 instructions each), so a 32-bit hash: u = mix32(mix32(i + k1) ^ k2) with
 #            (k1, k2) the halves of a 64-bit key per instance (SplitMix64 of key and l, once) and mix32 Wellons's
 #            "lowbias32". Both rounds are bijections of the 32 bits, so within an instance no two entries share a
-#            u, and two batches share a stream only if all 64 bits of their keys do. 168 to 123 us on one core for
-#            the intro's batch, against SplitMix64 with two entries per hash (measured).
+#            hash (their u, its top 24 bits, may repeat), and two instances' streams overlap, shifted, only if their
+#            k2 are equal (a 2^-32 chance a pair). 168 to 123 us on one core for the intro's batch, against
+#            SplitMix64 with two entries per hash (measured).
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _S11, _S27, _S30, _S31, _S32 = (np.uint64(s) for s in (11, 27, 30, 31, 32))
@@ -625,7 +626,7 @@ def sample_sparse_counter(rng, out, p):
     p: (L,) feature probability per instance.
     """
     p = _check_sparse_arguments(rng, out, p, "sample_sparse_counter")
-    if out.dtype == np.float32 and out[0].size > 2**32:
+    if out.dtype == np.float32 and out.shape[1] * out.shape[2] > 2**32:
         raise ValueError(f"sample_sparse_counter: a float32 instance holds at most 2^32 entries (a 32-bit counter), "
                          f"got {out.shape[1]} x {out.shape[2]}")
     kernel = _sample_sparse_counter_32 if out.dtype == np.float32 else _sample_sparse_counter_64
@@ -643,7 +644,8 @@ def _counter_constants(dtype, p_bytes):
     dtype, p = np.dtype(dtype), np.frombuffer(p_bytes)
     bits = 24 if dtype == np.float32 else 53                       # a float's significand
     threshold = np.ceil(p * 2.0 ** bits).astype(np.int64)          # u < p  <=>  bits < ceil(p 2^bits)
-    inv_p = np.where(p > 0, 1 / np.maximum(p, 1e-300), 0).astype(dtype)
+    inv_p = np.minimum(np.where(p > 0, 1 / np.maximum(p, 1e-300), 0), np.finfo(dtype).max).astype(dtype)   # finite:
+    # at p below 2.9e-39 1/p overflows a float32, and the one present u (0) would get 0 x inf = NaN
     t = dtype.type
     return threshold, inv_p, t(2.0 ** -bits), np.nextafter(t(1), t(0))
 
@@ -1092,8 +1094,10 @@ def softmax_xent_rows(z, labels, scale, flush_below, scratch, bits):
             for c in range(C):
                 total += er[c]
             total_loss -= shifted[r * C + y]
-            product *= total                   # each total in [1, C]: exp(0) for the max, at most 1 for the rest
-            if product > 1e250:                # (a log per row: 69 us against 63 for the bench's half batch)
+            # each total lies in [1, C] (exp(0) for the max, at most 1 for the rest): one log for many rows, taken
+            # when the product passes 1e250 (a log per row: 69 us against 63 for the grok bench's half batch)
+            product *= total
+            if product > 1e250:
                 total_loss += math.log(product)
                 product = 1.0
             inv = 1 / total
@@ -1170,7 +1174,7 @@ def collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush_below,
 
 def _sum_blocks(parts, K):
     """parts: (K COLLAPSED_BLOCKS, ...), each instance's blocks in a row  ->  (K, ...), their sum, added in order
-    (as sum(axis=1) would, at a third of its time on these small arrays)."""
+    (for 2 blocks the bits of sum(axis=1), at a third of its time on these small arrays)."""
     parts = parts.reshape((K, COLLAPSED_BLOCKS) + parts.shape[1:])
     total = parts[:, 0].copy()
     for i in range(1, COLLAPSED_BLOCKS):
