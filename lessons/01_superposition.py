@@ -37,7 +37,7 @@ What you will see (numbers from the default run, in metrics.json)
   equally well, and the model spreads the 20 dimensions over all 200 features.
 
 Run it
-    python lessons/01_superposition.py          # 110 s on 2 quiet cores (the feature-dimensionality sweep
+    python lessons/01_superposition.py          # 106 s on 2 quiet cores (the feature-dimensionality sweep
                                                 # runs on the second); 176 to 293 s while another job held a
                                                 # core, 326 s with other jobs loading both (load 3 to 7)
     python lessons/01_superposition.py --quick  # seconds, for the tests

@@ -35,7 +35,7 @@ def tms():
     """ReLU-output model x' = ReLU(Wᵀ W x + b), 10 instances, n = 20, m = 5, fresh batch of 1,024 each step.
 
     Written as a user of toygrad would: the batch from datasets.SparseBatches with the counter-based sampler
-    (kernels.sample_sparse_counter: 6x faster than drawing on NumPy's stream, which was 20% of a step), the loss
+    (kernels.sample_sparse_counter: 8x faster than drawing on NumPy's stream, which was 20% of a step), the loss
     from superposition.reconstruction_loss (relu(tied(x, W, b)) and mse as one fused numba op; see
     kernels.reconstruction). The same model through the ops (tied, relu, mse) gives the same loss and gradients
     (tests/test_superposition.py) at ~4x the time.
