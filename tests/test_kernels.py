@@ -336,6 +336,25 @@ def test_mlp_cross_entropy_over_several_chunks_and_many_classes(dtype):
             np.testing.assert_allclose(actual, twin, rtol=TOL[dtype], atol=TOL[dtype] * 10)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mlp_cross_entropy_with_two_classes_is_stable_at_large_logits(dtype):
+    """C = 2 goes through the logit difference d (softplus and sigmoid of d): at |d| up to ~400, where exp(d)
+    overflows and exp(-|d|) flushes to 0, the loss and gradients still equal the twin's shifted softmax."""
+    rng = np.random.default_rng(2)
+    I, B, H, n = 3, 130, 8, 12
+    x = (rng.random((B, n)) < 0.5).astype(dtype)
+    weights = [(s * rng.normal(size=shape)).astype(dtype)
+               for s, shape in ((3.0, (I, H, n)), (1.0, (I, H)), (6.0, (I, 2, H)), (1.0, (I, 2)))]
+    d = np.diff(np.einsum("bn,ihn->ibh", x, weights[0]).clip(0) @ weights[2].transpose(0, 2, 1), axis=-1)[0, :, 0]
+    labels = np.where(np.arange(B) % 2 == 0, d > 0, d < 0).astype(np.int64)      # model 0: half confidently wrong
+    assert (np.abs(d) > 100).sum() > 20
+    grads = [np.zeros_like(a) for a in weights]
+    loss = kernels.mlp_cross_entropy(x, labels, *weights, True, *grads)
+    expected = kernels.mlp_cross_entropy_numpy(x, labels, *weights)
+    for actual, twin in zip([loss] + grads, expected):
+        np.testing.assert_allclose(actual, twin, rtol=TOL[dtype], atol=TOL[dtype] * 500)
+
+
 # --- the vectorised exp ----------------------------------------------------------------------------------
 
 @njit
@@ -369,13 +388,14 @@ def test_exp_nonpositive_keeps_a_nan(dtype):
 def test_fused_losses_turn_a_nan_weight_into_a_nan_loss(dtype):
     """A NaN on a class that no label names still reaches that model's loss, in both fused cross-entropies."""
     rng = np.random.default_rng(0)
-    I, B, H, n, C = 3, 70, 8, 12, 3
+    I, B, H, n = 3, 70, 8, 12
     x = (rng.random((B, n)) < 0.5).astype(dtype)
-    W1, b1, W2, b2 = (rng.normal(size=s).astype(dtype) for s in ((I, H, n), (I, H), (I, C, H), (I, C)))
-    W2[1, 2, 0] = np.nan
-    loss = kernels.mlp_cross_entropy(x, np.zeros(B, np.int64), W1, b1, W2, b2, False,
-                                     *(np.zeros_like(a) for a in (W1, b1, W2, b2)))
-    assert np.isnan(loss[1]) and np.isfinite(loss[[0, 2]]).all()
+    for C in (2, 3):                                             # the two-class road (the logit difference) too
+        W1, b1, W2, b2 = (rng.normal(size=s).astype(dtype) for s in ((I, H, n), (I, H), (I, C, H), (I, C)))
+        W2[1, C - 1, 0] = np.nan
+        loss = kernels.mlp_cross_entropy(x, np.zeros(B, np.int64), W1, b1, W2, b2, False,
+                                         *(np.zeros_like(a) for a in (W1, b1, W2, b2)))
+        assert np.isnan(loss[1]) and np.isfinite(loss[[0, 2]]).all()
     W_input, W_output = rng.normal(size=(1, 5, 4)).astype(dtype), rng.normal(size=(1, 4, 5)).astype(dtype)
     W_output[0, 0, 4] = np.nan
     rows = np.zeros((1, 40), np.int64)

@@ -770,9 +770,15 @@ def mlp_chunk(x, gx, codes, k, labels, W1, b1, W2, b2, i0, ci, want_grad, scale,
         pre = x W1ᵀ + b1 (a row of the chunk's units per point)      z = relu(pre) W2ᵀ + b2
         dz = scale (softmax(z) - onehot)      dW2 += dzᵀ relu(pre)      db2 += Σ dz
         da = dz W2 where pre > 0               db1 += Σ da              dW1 += daᵀ x
+    Two classes (C = 2, the parity sweep's) take a shorter road through the same function: the softmax of two
+    logits depends only on their difference d = z_1 - z_0, so each point needs one logit per model, not two:
+        d = relu(pre) (W2_1 - W2_0)ᵀ + (b2_1 - b2_0)      loss = softplus(d) if the label is 0, else softplus(-d)
+        dd = scale (sigmoid(d) - label)      dz_1 = dd = -dz_0      da = dd (W2_1 - W2_0) where pre > 0
+    half the logits, half the exps, and one pass over the units per point for dW2 and da instead of four.
     """
     B, n = x.shape[1], x.shape[2]
     H, C = W1.shape[1], W2.shape[1]
+    binary = C == 2
     width, tile = ci * H, MLP_TILE
     dtype = W1.dtype
     zero = dtype.type(0)
@@ -785,6 +791,9 @@ def mlp_chunk(x, gx, codes, k, labels, W1, b1, W2, b2, i0, ci, want_grad, scale,
                 w1t[j, u] = W1[i0 + ii, h, j]
             for c in range(C):
                 w2[c, u] = W2[i0 + ii, c, h]
+    if binary:                                       # row 0: the weights of the difference d = z_1 - z_0
+        for u in range(width):
+            w2[0, u] = w2[1, u] - w2[0, u]
     G, rows = (-(-n // k), 1 << k) if k > 0 else (0, 0)
     tab = np.empty((G, rows, width), dtype)
     if k > 0:
@@ -820,78 +829,63 @@ def mlp_chunk(x, gx, codes, k, labels, W1, b1, W2, b2, i0, ci, want_grad, scale,
                         xj, wj = xt[j], w1t[j]
                         for u in range(width):
                             pr[u] += xj * wj[u]
-        for r in range(T):                           # the logits, z[ii, c, r]
+        for r in range(T):                           # the logits, z[ii, c, r] (binary: d in z[ii, 0, r])
             pr = pre[r]
             for ii in range(ci):
                 a = pr[ii * H:ii * H + H]
-                for c in range(C):
+                for c in range(1 if binary else C):
                     w = w2[c, ii * H:ii * H + H]
                     acc = zero
                     for h in range(H):
                         acc += max(a[h], zero) * w[h]
-                    z[ii, c, r] = acc + b2[i0 + ii, c]
-        for ii in range(ci):                         # softmax cross-entropy, each loop over the tile's points
+                    offset = b2[i0 + ii, 1] - b2[i0 + ii, 0] if binary else b2[i0 + ii, c]
+                    z[ii, c, r] = acc + offset
+        for ii in range(ci):                         # the loss and dz (binary: dd), each loop over the tile's points
             i, zi = i0 + ii, z[ii]
             y = labels[i if labels.shape[0] > 1 else 0, t0:t0 + T]
-            for r in range(T):
-                zmax[r] = zi[0, r]
-            for c in range(1, C):
-                for r in range(T):
-                    zmax[r] = zi[c, r] if zi[c, r] > zmax[r] else zmax[r]     # a select: a NaN stays NaN
-            for c in range(C):
-                for r in range(T):
-                    shifted[c * T + r] = zi[c, r] - zmax[r]
-            exp_nonpositive(shifted[:C * T], e[:C * T], bits[:C * T])
-            for r in range(T):
-                total[r] = e[r]
-            for c in range(1, C):
-                for r in range(T):
-                    total[r] += e[c * T + r]
-            # loss_t = log(total_t) - shifted[label_t], and a sum of logs is the log of a product: each total lies
-            # in [1, C], so the product is taken a log of only when it grows past 1e250 (once a tile at most, for
-            # C < 10^3) instead of once per point
-            product, picked = 1.0, 0.0
-            for r in range(T):
-                product *= total[r]
-                picked += shifted[y[r] * T + r]
-                if product > 1e250:
-                    loss[ii] += math.log(product)
-                    product = 1.0
-            loss[ii] += math.log(product) - picked
-            for r in range(T):
-                total[r] = scale / total[r]
-            for c in range(C):
-                for r in range(T):
-                    zi[c, r] = e[c * T + r] * total[r]
-            for r in range(T):
-                zi[y[r], r] -= scale                 # z is now dz
+            if binary:
+                _binary_tile(zi[0, :T], y, scale, shifted, e, bits, total, loss, ii)
+            else:
+                _softmax_tile(zi, T, y, scale, shifted, e, bits, zmax, total, loss, ii)
         if not want_grad:
             continue
         for ii in range(ci):
-            for c in range(C):
+            for c in range(1 if binary else C):
                 s = zero
                 for r in range(T):
                     s += z[ii, c, r]
-                db2[i0 + ii, c] += s
+                if binary:
+                    db2[i0 + ii, 1] += s
+                    db2[i0 + ii, 0] -= s
+                else:
+                    db2[i0 + ii, c] += s
         for r in range(T):
             pr = pre[r]
-            for c in range(C):                       # dz spread over each model's units: the loops below run over
+            for c in range(1 if binary else C):      # dz spread over each model's units: the loops below run over
                 gc = dz_units[c]                     # all the chunk's units at once (3x faster than per model)
                 for ii in range(ci):
                     zc, part = z[ii, c, r], gc[ii * H:ii * H + H]
                     for h in range(H):
                         part[h] = zc
-            for u in range(width):
-                da[u] = zero
-            for c in range(C):
-                gc, dw, w = dz_units[c], dw2[c], w2[c]
+            if binary:                               # one pass: dW2's row of d, and da through the relu
+                gd, dwd, wd = dz_units[0], dw2[0], w2[0]
                 for u in range(width):
-                    dw[u] += gc[u] * max(pr[u], zero)
-                    da[u] += gc[u] * w[u]
-            for u in range(width):
-                d = da[u] if pr[u] > zero else zero  # relu: no gradient below 0
-                pr[u] = d
-                dbias[u] += d
+                    dwd[u] += gd[u] * max(pr[u], zero)
+                    d = gd[u] * wd[u] if pr[u] > zero else zero
+                    pr[u] = d
+                    dbias[u] += d
+            else:
+                for u in range(width):
+                    da[u] = zero
+                for c in range(C):
+                    gc, dw, w = dz_units[c], dw2[c], w2[c]
+                    for u in range(width):
+                        dw[u] += gc[u] * max(pr[u], zero)
+                        da[u] += gc[u] * w[u]
+                for u in range(width):
+                    d = da[u] if pr[u] > zero else zero  # relu: no gradient below 0
+                    pr[u] = d
+                    dbias[u] += d
             if k > 0:                                # dW1 += da x: into the row of each group's bit pattern
                 code = codes[gx, t0 + r]
                 for g in range(G):
@@ -920,9 +914,75 @@ def mlp_chunk(x, gx, codes, k, labels, W1, b1, W2, b2, i0, ci, want_grad, scale,
                 db1[i0 + ii, h] += dbias[u]
                 for j in range(n):
                     dW1[i0 + ii, h, j] += dw1t[j, u]
-                for c in range(C):
-                    dW2[i0 + ii, c, h] += dw2[c, u]
+                if binary:                           # dz_0 = -dz_1
+                    dW2[i0 + ii, 1, h] += dw2[0, u]
+                    dW2[i0 + ii, 0, h] -= dw2[0, u]
+                else:
+                    for c in range(C):
+                        dW2[i0 + ii, c, h] += dw2[c, u]
     return loss
+
+
+@njit(**FAST)
+def _softmax_tile(zi, T, y, scale, shifted, e, bits, zmax, total, loss, ii):
+    """C classes: loss[ii] += Σ_r logsumexp(zi[:, r]) - zi[y_r, r] over the tile's T points, and zi[:, :T]
+    overwritten with dz = scale (softmax - onehot). zi: (C, tile); the rest scratch."""
+    C = zi.shape[0]
+    for r in range(T):
+        zmax[r] = zi[0, r]
+    for c in range(1, C):
+        for r in range(T):
+            zmax[r] = zi[c, r] if zi[c, r] > zmax[r] else zmax[r]     # a select: a NaN stays NaN
+    for c in range(C):
+        for r in range(T):
+            shifted[c * T + r] = zi[c, r] - zmax[r]
+    exp_nonpositive(shifted[:C * T], e[:C * T], bits[:C * T])
+    for r in range(T):
+        total[r] = e[r]
+    for c in range(1, C):
+        for r in range(T):
+            total[r] += e[c * T + r]
+    # loss_t = log(total_t) - shifted[label_t], and a sum of logs is the log of a product: each total lies in
+    # [1, C], so the product is taken a log of only when it grows past 1e250 (once a tile at most, for C < 10^3)
+    # instead of once per point
+    product, picked = 1.0, 0.0
+    for r in range(T):
+        product *= total[r]
+        picked += shifted[y[r] * T + r]
+        if product > 1e250:
+            loss[ii] += math.log(product)
+            product = 1.0
+    loss[ii] += math.log(product) - picked
+    for r in range(T):
+        total[r] = scale / total[r]
+    for c in range(C):
+        for r in range(T):
+            zi[c, r] = e[c * T + r] * total[r]
+    for r in range(T):
+        zi[y[r], r] -= scale                         # zi is now dz
+
+
+@njit(**FAST)
+def _binary_tile(d, y, scale, shifted, e, bits, total, loss, ii):
+    """Two classes, from the logit difference d = z_1 - z_0 of the tile's points: loss[ii] += Σ_r softplus(±d_r)
+    (+ for label 0), as max(t, 0) + log(1 + exp(-|t|)) with one log for the tile, and d overwritten with
+    dd = scale (sigmoid(d) - label), sigmoid(d) = 1 / (1 + exp(-d)) for d >= 0, exp(d) / (1 + exp(d)) below."""
+    T = d.shape[0]
+    zero, one = d.dtype.type(0), d.dtype.type(1)
+    for r in range(T):
+        shifted[r] = -abs(d[r])
+    exp_nonpositive(shifted[:T], e[:T], bits[:T])
+    positive = 0.0
+    product = 1.0                                    # each 1 + exp(-|d|) lies in [1, 2]: 2^64 at most a tile
+    for r in range(T):
+        t = d[r] if y[r] == 0 else -d[r]
+        positive += max(t, zero)
+        total[r] = one + e[r]
+        product *= total[r]
+    loss[ii] += positive + math.log(product)
+    for r in range(T):
+        q = (one if d[r] >= zero else e[r]) / total[r]
+        d[r] = scale * q - (scale if y[r] != 0 else zero)
 
 
 def mlp_cross_entropy(x, labels, W1, b1, W2, b2, want_grad, dW1, db1, dW2, db2):
