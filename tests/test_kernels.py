@@ -177,14 +177,14 @@ def test_reconstruction(kernel, dtype, data):
     rank = np.array(data.draw(st.lists(st.integers(0, m), min_size=L, max_size=L)))
     in_use = W * (np.arange(m)[None, :, None] < rank[:, None, None])
     dW, db = np.zeros_like(W), np.zeros_like(b)
-    loss = kernel(x, W, b, w, rank, True, dW, db)
+    loss = kernel(x, W, b, w, rank, True, dW, db, B)
     expected, dW_twin, db_twin = kernels.reconstruction_numpy(x, in_use, b, w)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)   # sums reassociated
     np.testing.assert_allclose(loss, expected, **tol)
     np.testing.assert_allclose(dW, dW_twin, **tol)
     np.testing.assert_allclose(db, db_twin, **tol)
     untouched = np.zeros_like(W)
-    np.testing.assert_array_equal(kernel(x, W, b, w, rank, False, untouched, np.zeros_like(b)), loss)
+    np.testing.assert_array_equal(kernel(x, W, b, w, rank, False, untouched, np.zeros_like(b), B), loss)
     assert not untouched.any()                                   # want_grad=False: no gradient written
 
 
@@ -220,11 +220,33 @@ def test_reconstruction_columns_over_several_blocks(B):
     x, W = rng.random((3, B, 20)) * (rng.random((3, B, 20)) < 0.3), rng.standard_normal((3, 5, 20))
     b, w, rank = rng.standard_normal((3, 20)) * 0.1, rng.random((3, 20)), np.array([5, 2, 0])
     dW, db = np.zeros_like(W), np.zeros_like(b)
-    loss = kernels._reconstruction_columns(x, W, b, w, rank, True, dW, db)
+    loss = kernels._reconstruction_columns(x, W, b, w, rank, True, dW, db, B)
     in_use = W * (np.arange(5)[None, :, None] < rank[:, None, None])
     expected, dW_twin, db_twin = kernels.reconstruction_numpy(x, in_use, b, w)
     for actual, twin in ((loss, expected), (dW, dW_twin), (db, db_twin)):
         np.testing.assert_allclose(actual, twin, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [20, 100], ids=["columns", "rows and sparse"])
+def test_reconstruction_of_one_instance_in_two_halves(n):
+    """A single instance's points go in two halves (B // 2 and the rest), each with gradients of its own: the sum is
+    the whole batch's mean loss and gradients, dense and (n = 100) by its nonzeros, and adds into dW and db."""
+    rng = np.random.default_rng(n)
+    B = 301
+    x = rng.random((1, B, n)) * (rng.random((1, B, n)) < 0.05)
+    W, b, w = rng.standard_normal((1, 3, n)), 0.1 * rng.standard_normal((1, n)), rng.random((1, n))
+    rank = np.array([3])
+    expected, dW_twin, db_twin = kernels.reconstruction_numpy(x, W, b, w)
+    rows = sparse_rows(x)
+    runs = {"dense": lambda dW, db: kernels.reconstruction(x, W, b, w, rank, True, dW, db)}
+    if n >= 64:
+        runs["sparse"] = lambda dW, db: kernels.reconstruction_sparse(rows.index, rows.value, rows.count, W, b, w,
+                                                                       rank, True, dW, db)
+    for name, run in runs.items():
+        dW, db = np.ones_like(W), np.ones_like(b)                # added into what is there
+        loss = run(dW, db)
+        for actual, twin in ((loss, expected), (dW, dW_twin + 1), (db, db_twin + 1)):
+            np.testing.assert_allclose(actual, twin, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 def test_reconstruction_dispatches_on_the_number_of_features():

@@ -61,7 +61,8 @@ def test_a_worker_process_runs_on_one_thread():
 
 
 def _run_kernels(seed):
-    """Every kernel that shares out its work: the parity MLP, the three reconstruction loops and the sampler."""
+    """Every kernel that shares out its work: the parity MLP, the three reconstruction loops (by instance, and a
+    single instance's points in halves) and the sampler."""
     rng = np.random.default_rng(seed)
     out = {}
     I, B, H, n = 40, 150, 32, 30      # 40 models of 32 units: 3 chunks (13, 13, 14) of MLP_UNITS = 512; 3 tiles
@@ -69,11 +70,12 @@ def _run_kernels(seed):
     mlp = [rng.normal(size=s).astype(np.float32) for s in ((I, H, n), (I, H), (I, 2, H), (I, 2))]
     grads = [np.zeros_like(a) for a in mlp]
     out["mlp"] = [kernels.mlp_cross_entropy(x.astype(np.float32), y, *mlp, True, *grads)] + grads
-    for name, n_features in (("rows", 80), ("columns", 20)):
-        L, m = 5, 3
+    for name, n_features, L in (("rows", 80, 5), ("columns", 20, 5), ("rows, one instance", 80, 1),
+                                ("columns, one instance", 20, 1)):          # one instance: its points in halves
+        m = 3
         x = rng.random((L, B, n_features)).astype(np.float32) * (rng.random((L, B, n_features)) < 0.2)
         W, b = rng.normal(size=(L, m, n_features)).astype(np.float32), rng.normal(size=(L, n_features)).astype(np.float32)
-        w, rank = np.ones((L, n_features), np.float32), np.array([3, 1, 2, 3, 0])
+        w, rank = np.ones((L, n_features), np.float32), np.array([3, 1, 2, 3, 0])[:L]
         dW, db = np.zeros_like(W), np.zeros_like(b)
         out[name] = [kernels.reconstruction(x, W, b, w, rank, True, dW, db), dW, db]
         rows = datasets.sparse_rows(x)
@@ -81,7 +83,7 @@ def _run_kernels(seed):
         out["sparse " + name] = [kernels.reconstruction_sparse(rows.index, rows.value, rows.count, W, b, w, rank, True,
                                                                dW, db), dW, db]
     for dtype in (np.float32, np.float64):
-        sample = np.empty((7, 33, 5), dtype)                  # an odd size: the float32 kernel's last-entry loop
+        sample = np.empty((7, 33, 5), dtype)
         kernels.sample_sparse_counter(rng, sample, np.linspace(0.1, 1, 7))
         out[f"sample {np.dtype(dtype)}"] = [sample]
     return out
