@@ -360,21 +360,35 @@ def test_mlp_cross_entropy_over_several_chunks_and_many_classes(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_mlp_cross_entropy_with_two_classes_is_stable_at_large_logits(dtype):
-    """C = 2 goes through the logit difference d (softplus and sigmoid of d): at |d| up to ~400, where exp(d)
-    overflows and exp(-|d|) flushes to 0, the loss and gradients still equal the twin's shifted softmax."""
+    """C = 2 goes through the logit difference d (softplus and sigmoid of d): at |d| past 710, where exp(d)
+    overflows even a float64 and exp(-|d|) flushes to 0, the loss and gradients still equal the twin's shifted
+    softmax, with half the points confidently wrong."""
     rng = np.random.default_rng(2)
     I, B, H, n = 3, 130, 8, 12
     x = (rng.random((B, n)) < 0.5).astype(dtype)
     weights = [(s * rng.normal(size=shape)).astype(dtype)
-               for s, shape in ((3.0, (I, H, n)), (1.0, (I, H)), (6.0, (I, 2, H)), (1.0, (I, 2)))]
+               for s, shape in ((3.0, (I, H, n)), (1.0, (I, H)), (30.0, (I, 2, H)), (1.0, (I, 2)))]
     d = np.diff(np.einsum("bn,ihn->ibh", x, weights[0]).clip(0) @ weights[2].transpose(0, 2, 1), axis=-1)[0, :, 0]
     labels = np.where(np.arange(B) % 2 == 0, d > 0, d < 0).astype(np.int64)      # model 0: half confidently wrong
-    assert (np.abs(d) > 100).sum() > 20
+    assert (np.abs(d) > 710).sum() >= 10
     grads = [np.zeros_like(a) for a in weights]
     loss = kernels.mlp_cross_entropy(x, labels, *weights, True, *grads)
     expected = kernels.mlp_cross_entropy_numpy(x, labels, *weights)
     for actual, twin in zip([loss] + grads, expected):
         np.testing.assert_allclose(actual, twin, rtol=TOL[dtype], atol=TOL[dtype] * 500)
+
+
+@pytest.mark.parametrize("C", [2, 3], ids=["two classes (the logit difference)", "three"])
+def test_mlp_cross_entropy_without_gradients_gives_the_same_loss_and_writes_none(C):
+    rng = np.random.default_rng(C)
+    I, B, H, n = 4, 130, 8, 12
+    x = (rng.random((B, n)) < 0.5).astype(np.float32)
+    labels = rng.integers(0, C, B)
+    weights = [rng.normal(size=shape).astype(np.float32) for shape in ((I, H, n), (I, H), (I, C, H), (I, C))]
+    with_grads = kernels.mlp_cross_entropy(x, labels, *weights, True, *(np.zeros_like(a) for a in weights))
+    untouched = [np.zeros_like(a) for a in weights]
+    np.testing.assert_array_equal(kernels.mlp_cross_entropy(x, labels, *weights, False, *untouched), with_grads)
+    assert not any(a.any() for a in untouched)
 
 
 # --- the vectorised exp ----------------------------------------------------------------------------------

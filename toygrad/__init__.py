@@ -4,6 +4,7 @@ Read it in this order: tensor.py (the tape), ops.py, losses.py, optim.py, init.p
 """
 import ctypes
 import os
+import sys
 
 from threadpoolctl import threadpool_limits
 
@@ -32,12 +33,25 @@ _blas_limit = threadpool_limits(BLAS_THREADS, user_api="blas")
 # tables: the parity sweep's are 1.3 MB a chunk), so it paid for that every step: the sweep's MLP kernel took 5.4
 # or 3.2 ms a call, by turns, and `bench parity-sweep` 7.7 to 7.8 s against 6.9 to 7.0 s now (measured).
 # toygrad keeps freed memory for reuse instead: blocks up to 32 MB come from the heap, which is trimmed only past
-# 256 MB free. Set TOYGRAD_SYSTEM_MALLOC=1 before importing toygrad to leave malloc as it is (on a libc without
-# mallopt nothing changes).
+# 256 MB free. Set TOYGRAD_SYSTEM_MALLOC=1 before importing toygrad to leave malloc as it is; off Linux, or on a
+# Linux libc without mallopt (musl), nothing changes.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3                   # glibc's malloc.h
-if os.environ.get("TOYGRAD_SYSTEM_MALLOC") != "1" and hasattr(ctypes.CDLL(None), "mallopt"):
-    ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, 32 << 20)
-    ctypes.CDLL(None).mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+
+
+def _keep_freed_memory():
+    """Set glibc's malloc to keep freed memory (see above); True if it did."""
+    if os.environ.get("TOYGRAD_SYSTEM_MALLOC") == "1" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)                                # the process's own symbols, libc among them
+    except (OSError, TypeError):
+        return False
+    if not hasattr(libc, "mallopt"):
+        return False
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20))
+
+
+_kept_freed_memory = _keep_freed_memory()
 
 
 def parameter(name, shape, rng, dtype="float32", **kwargs):

@@ -229,7 +229,7 @@ def reconstruction(x, W, b, w, rank, want_grad, dW, db):
 
 
 def _by_instance(kernel, data, params, want_grad, dW, db):
-    """kernel(*data, *params, want_grad, dW, db, B) -> loss (L,), run on shares of the instances side by side: each
+    """kernel(*data, *params, want_grad, dW, db, points) -> loss (L,), run on shares of the instances side by side: each
     instance reads and writes only its own rows, so the numbers do not depend on the shares (toygrad/threads.py).
     data: arrays (L, B, ...) of the points; params: arrays (L, ...). A single instance (lesson 02's double descent)
     would leave a core idle, so its points go in two halves instead, each with gradients of its own, added in order:
@@ -240,14 +240,16 @@ def _by_instance(kernel, data, params, want_grad, dW, db):
         def share(l0, l1):
             return kernel(*(a[l0:l1] for a in data + params), want_grad, dW[l0:l1], db[l0:l1], B)
         return np.concatenate(split(share, L))
-    halves = [(0, B // 2, dW, db), (B // 2, B, np.zeros_like(dW), np.zeros_like(db))]
+    second = (np.zeros_like(dW), np.zeros_like(db)) if want_grad else (dW, db)     # (untouched without want_grad)
+    halves = [(0, B // 2, dW, db), (B // 2, B) + second]
 
     def half(first, last):
         return [kernel(*(np.ascontiguousarray(a[:, t0:t1]) for a in data), *params, want_grad, dW_, db_, B)
                 for t0, t1, dW_, db_ in halves[first:last]]
     losses = [loss for share in split(half, 2) for loss in share]
-    dW += halves[1][2]
-    db += halves[1][3]
+    if want_grad:
+        dW += second[0]
+        db += second[1]
     return losses[0] + losses[1]
 
 
@@ -746,8 +748,10 @@ def sample_sparse_counter_numpy(rng, out, p):
 # trick for 0/1 matrix products). The weight gradient runs the same trick backwards: dW1 = Σ_t da_t x_t adds each
 # point's da into one row per group (the row of its bit pattern), and input j's gradient is the sum of the rows
 # whose pattern has j's bit set: 5 row additions per point instead of 30 multiply-adds.
-# What each loop costs, per chunk of 8 models (256 units) and 1,200 points on one core (measured, 697 us in all):
-# the first layer 148 us, logits 85, softmax 57 (the vectorised exp, one log per tile), backward 187, dW1 173.
+# What each loop cost, per chunk of 8 models (256 units) and 1,200 points on one core, before two classes took the
+# logit difference (measured, 697 us in all): the first layer 148 us, logits 85, softmax 57 (the vectorised exp, one
+# log per tile), backward 187, dW1 173. The two-class road halves the logits and the exps and makes the backward
+# one pass over the units instead of four: the whole sweep's kernel went from 4.02 to 3.19 ms on 2 cores.
 # Tried and not kept, as no faster (measured): two classes per pass in the logits; two groups per pass in dW1 and
 # the bias folded into the first table row; 128-, 256- and 768-unit chunks (512 is 4% faster than 256); tiles of
 # 32 or 128 points.
@@ -988,7 +992,7 @@ def _binary_tile(d, y, scale, shifted, e, bits, total, loss, ii):
         shifted[r] = -abs(d[r])
     exp_nonpositive(shifted[:T], e[:T], bits[:T])
     positive = 0.0
-    product = 1.0                                    # each 1 + exp(-|d|) lies in [1, 2]: 2^64 at most a tile
+    product = 1.0                                    # each 1 + exp(-|d|) lies in [1, 2]: 2^T at most (MLP_TILE < 1024)
     for r in range(T):
         t = d[r] if y[r] == 0 else -d[r]
         positive += max(t, zero)

@@ -150,9 +150,10 @@ def mlp_cross_entropy(x, W1, b1, W2, b2, labels):
     leaves cache, and 0/1 inputs make the first layer table lookups) and scaled by each model's incoming gradient.
     An x that needs a gradient goes through the composed ops instead.
     Use it when the models share x: forward and backward of the benchmark's 90 models sharing 1,200 strings take
-    8.2 ms against the composed ops' 30 ms on one core (3.7x). With a separate x per model each model is a chunk
-    of its own: at lesson 06's groups (15 models, each on its own strings) the fused op is 0.73x the composed
-    ops' speed at 16 neurons and 1,000 strings, 1.33x at 32 neurons and 1,500 (one core, a whole AdamW step).
+    6.3 ms against the composed ops' 24 ms on one core (3.8x), 3.4 against 24 ms on two (7.1x). With a separate x
+    per model each model is a chunk of its own: at lesson 06's groups (15 models, each on its own strings) the fused
+    op was 0.73x the composed ops' speed at 16 neurons and 1,000 strings, 1.33x at 32 neurons and 1,500 (one core,
+    a whole AdamW step; measured before two classes took the logit difference, which made the kernel 1.3x faster).
     """
     if isinstance(x, Tensor) and x.requires_grad:
         from .ops import linear, relu
