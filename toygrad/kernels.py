@@ -704,33 +704,21 @@ def _sample_sparse_counter_64(out, l0, key, threshold, inv_p, unit, below_one):
             flat[i] = _present_value(bits, dt(bits) * unit, th, ip, below_one)
 
 
-def _mix32_numpy(z):
-    z = z ^ (z >> _R16)
-    z = z * _MIX32_1
-    z = z ^ (z >> _R15)
-    z = z * _MIX32_2
-    return z ^ (z >> _R15)
-
-
-def _splitmix_numpy(z):
-    z = (z ^ (z >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    return z ^ (z >> _S31)
-
-
 def sample_sparse_counter_numpy(rng, out, p):
-    """The twin: the same hashes and the same decisions with whole NumPy arrays (unsigned arithmetic wraps)."""
+    """The twin: the same hashes and the same decisions with whole NumPy arrays. The hashes are the kernels' own
+    Python functions (.py_func) applied to arrays, whose unsigned arithmetic wraps as the compiled code's does."""
     p = np.asarray(p, dtype=np.float64)
     key = rng.integers(0, 2**64, dtype=np.uint64)
     threshold, inv_p, unit, below_one = _counter_constants(out.dtype.str, p.tobytes())
     L, size = out.shape[0], out.shape[1] * out.shape[2]
-    keys = _splitmix_numpy(key + np.arange(L, dtype=np.uint64) * _GAMMA)        # arrays: their arithmetic wraps
+    splitmix, mix32 = _splitmix.py_func, _mix32.py_func
+    keys = splitmix(key + np.arange(L, dtype=np.uint64) * _GAMMA)
     for l in range(L):
         if out.dtype == np.float32:
             k1, k2 = (keys[l:l + 1] >> _S32).astype(_U32), (keys[l:l + 1] & _LOW32).astype(_U32)
-            bits = (_mix32_numpy(_mix32_numpy(np.arange(size, dtype=_U32) + k1) ^ k2) >> _R8).astype(np.int64)
+            bits = (mix32(mix32(np.arange(size, dtype=_U32) + k1) ^ k2) >> _R8).astype(np.int64)
         else:
-            bits = (_splitmix_numpy(key + (np.uint64(l * size) + np.arange(size, dtype=np.uint64)) * _GAMMA)
+            bits = (splitmix(key + (np.uint64(l * size) + np.arange(size, dtype=np.uint64)) * _GAMMA)
                     >> _S11).astype(np.int64)
         value = np.minimum(bits.astype(out.dtype) * unit * inv_p[l], below_one)
         out[l] = np.where(bits < threshold[l], value, out.dtype.type(0)).reshape(out.shape[1:])
@@ -802,7 +790,10 @@ def mlp_chunk(x, gx, codes, k, labels, W1, b1, W2, b2, i0, ci, want_grad, scale,
     dtype = W1.dtype
     zero = dtype.type(0)
     w1t, bias, w2 = np.empty((n, width), dtype), np.empty(width, dtype), np.empty((C, width), dtype)
+    b2c = np.empty((C, ci), dtype)
     for ii in range(ci):                             # the chunk's weights as one wide layer, unit u = ii H + h
+        for c in range(C):
+            b2c[c, ii] = b2[i0 + ii, c]
         for h in range(H):
             u = ii * H + h
             bias[u] = b1[i0 + ii, h]
@@ -810,9 +801,11 @@ def mlp_chunk(x, gx, codes, k, labels, W1, b1, W2, b2, i0, ci, want_grad, scale,
                 w1t[j, u] = W1[i0 + ii, h, j]
             for c in range(C):
                 w2[c, u] = W2[i0 + ii, c, h]
-    if binary:                                       # row 0: the weights of the difference d = z_1 - z_0
+    if binary:                                       # row 0: the weights and bias of the difference d = z_1 - z_0
         for u in range(width):
             w2[0, u] = w2[1, u] - w2[0, u]
+        for ii in range(ci):
+            b2c[0, ii] = b2c[1, ii] - b2c[0, ii]
     G, rows = (-(-n // k), 1 << k) if k > 0 else (0, 0)
     tab = np.empty((G, rows, width), dtype)
     if k > 0:
@@ -857,8 +850,7 @@ def mlp_chunk(x, gx, codes, k, labels, W1, b1, W2, b2, i0, ci, want_grad, scale,
                     acc = zero
                     for h in range(H):
                         acc += max(a[h], zero) * w[h]
-                    offset = b2[i0 + ii, 1] - b2[i0 + ii, 0] if binary else b2[i0 + ii, c]
-                    z[ii, c, r] = acc + offset
+                    z[ii, c, r] = acc + b2c[c, ii]
         for ii in range(ci):                         # the loss and dz (binary: dd), each loop over the tile's points
             i, zi = i0 + ii, z[ii]
             y = labels[i if labels.shape[0] > 1 else 0, t0:t0 + T]

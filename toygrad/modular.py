@@ -186,7 +186,7 @@ def loss(params, a, b, labels, reduction="mean"):
         return (unbroadcast(dWi @ _mT(W_in.data), E.shape) + _mT(unbroadcast(_mT(W_out.data) @ dWo, Et.shape))
                 if E.requires_grad else None,
                 unbroadcast(_mT(E.data) @ dWi, W_in.shape) if W_in.requires_grad else None,
-                unbroadcast(dWo @ _mT(Et), W_out.shape) if W_out.requires_grad else None)
+                unbroadcast(dWo @ E.data, W_out.shape) if W_out.requires_grad else None)
     return _result(value, (E, W_in, W_out), backward, "loss")
 
 

@@ -13,7 +13,8 @@ fork their workers. A thread pool is created per process, the first time it is n
 
 The policy. The main process uses every core it may run on. A worker process (one started by another Python
 process: a sweep's or a dask worker) uses one, because its siblings take the other cores; parallel.beside and a
-local sweep pool keep the parent to the cores their processes leave free (lend). BLAS stays on one thread throughout (see __init__).
+local sweep pool keep the parent to the cores their processes leave free (lend). BLAS stays on one thread
+throughout (see __init__).
 """
 import multiprocessing
 import os
