@@ -475,3 +475,28 @@ def test_collapsed_cross_entropy_equals_its_twin(dtype, data):
     loss_only = kernels.collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush, False)
     np.testing.assert_array_equal(loss_only[0], actual[0])
     assert loss_only[1] is None and loss_only[2] is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_collapsed_cross_entropy_gives_the_same_bits_without_a_compiled_blas(dtype, monkeypatch):
+    """Where NumPy's BLAS cannot be called from compiled code (blas.gemm is None) the block's Python function runs,
+    its products np.matmul calls: the same numbers, bit for bit, loss and both gradients."""
+    rng = np.random.default_rng(7)
+    K, p, n, B = 2, 11, 6, 130
+    W_input, W_output = rng.normal(size=(K, p, n)).astype(dtype), rng.normal(size=(K, n, p)).astype(dtype)
+    a, b, labels = (rng.integers(0, p, size=(K, B)) for _ in range(3))
+    args = (W_input, W_output, a, b, labels, 1.0 / (B * p), np.finfo(dtype).tiny * B * p)
+    compiled = kernels.collapsed_cross_entropy(*args, True)
+    monkeypatch.setattr(kernels.blas, "gemm", lambda dtype: None)
+    from_python = kernels.collapsed_cross_entropy(*args, True)
+    for x, y in zip(compiled, from_python):
+        np.testing.assert_array_equal(x, y, strict=True)
+
+
+def test_blocks_are_added_left_to_right():
+    """In float32 1e8 + 1 rounds to 1e8, so the order of the blocks shows: (1 + 1e8) - 1e8 = 0 but 1 + (1e8 - 1e8)
+    = 1, and (1e8 - 1e8) + 1 = 1 but 1e8 + (-1e8 + 1) = 0."""
+    parts = np.array([[[1.0, 1e8], [1e8, -1e8], [-1e8, 1.0]]], np.float32)      # (K 1, C 3, m 2)
+    total = np.empty((1, 2), np.float32)
+    kernels._add_in_order(parts, total)
+    np.testing.assert_array_equal(total[0], np.array([0.0, 1.0], np.float32))

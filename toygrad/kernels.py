@@ -11,6 +11,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from . import blas
+from .blas import matmul_into
 from .threads import shares, split
 
 # Compile options shared by the kernels. error_model="numpy" drops Python's divide-by-zero checks, which
@@ -1115,12 +1117,13 @@ def _exp_nonpositive_compiled(x, out, bits):
 
 # --- the grokking model's loss, fused: cross-entropy of relu(W_input[a] + W_input[b]) W_output ------------------
 # Through the ops a step builds seven tape nodes and makes about ten passes over the (B, p) logits. Here the three
-# products stay BLAS calls (numba's loops are slower at these shapes, measured), and everything between them is one
-# numba pass: the gather and ReLU; the softmax, loss and gradient in one (with the vectorised exp); the ReLU's mask
-# and the scatter into W_input's rows. The rows go in COLLAPSED_BLOCKS blocks per instance, shared out over the
-# threads, each with its own gradient, summed in order: the numbers do not depend on the number of threads.
+# products stay BLAS calls (numba's loops are slower at these shapes, measured), made from compiled code
+# (toygrad/blas.py), and everything between them is one numba pass: the gather and ReLU; the softmax, loss and
+# gradient in one (with the vectorised exp); the ReLU's mask and the scatter into W_input's rows. So a block of rows
+# is one call that holds no lock from start to end. The rows go in COLLAPSED_BLOCKS blocks per instance, shared out
+# over the threads, each with its own gradient, summed in order: the numbers do not depend on the number of threads.
 
-COLLAPSED_BLOCKS = 2          # per instance, of equal size: one per core of a 2-core laptop (each block costs ~25 us
+COLLAPSED_BLOCKS = 2          # per instance, of equal size: one per core of a 2-core laptop (a block costs ~10 us
                               # of Python a step, so more blocks than cores only add overhead)
 
 
@@ -1205,6 +1208,25 @@ def all_in_range(index, stop):
     return ok
 
 
+@njit(**FAST)
+def collapsed_block(gemm, W_input, W_output, a, b, labels, scale, flush_below, dW_input, dW_output, want_grad):
+    """One block of rows, start to end in compiled code, its products by BLAS (gemm = blas.gemm(dtype)): returns
+    the summed loss (float64); if want_grad, writes dW_output = hᵀ dz and adds dh into dW_input's rows.
+    W_input: (p, n)  W_output, dW_output: (n, p)  a, b, labels: (R,) ints  dW_input: (p, n)."""
+    R, p, n = a.shape[0], W_input.shape[0], W_input.shape[1]
+    h, z = np.empty((R, n), W_input.dtype), np.empty((R, p), W_input.dtype)
+    collapsed_hidden(W_input, a, b, h)
+    matmul_into(gemm, h, W_output, z, False, False)                      # z = h W_output
+    loss = softmax_xent_rows(z, labels, scale, flush_below, np.empty((2, SOFTMAX_ROWS * p), W_input.dtype),
+                             np.empty(SOFTMAX_ROWS * p, np.int32))      # z is now dz
+    if want_grad:
+        dh = np.empty((R, n), W_input.dtype)
+        matmul_into(gemm, h, z, dW_output, True, False)                  # dW_output = hᵀ dz
+        matmul_into(gemm, z, W_output, dh, False, True)                  # dh = dz W_outputᵀ
+        collapsed_input_grad(dh, h, a, b, dW_input, np.empty(n, W_input.dtype))
+    return loss
+
+
 def collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush_below, want_grad):
     """Per instance k: the summed cross-entropy over B rows of logits = relu(W_input[a] + W_input[b]) W_output
     against labels, and, if want_grad, the gradients of scale times it:
@@ -1212,30 +1234,27 @@ def collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush_below,
         h = relu(W_input[a] + W_input[b])   z = h W_output (BLAS)   dz = scale (softmax(z) - onehot)
         dW_output = hᵀ dz (BLAS)   dh = dz W_outputᵀ (BLAS)   dW_input[a] += dh, dW_input[b] += dh where h > 0
     W_input: (K, p, n)  W_output: (K, n, p)  a, b, labels: (K, B) int64, all C-contiguous
-    ->  loss (K,) float64, dW_input (K, p, n), dW_output (K, n, p) (None without want_grad)."""
+    ->  loss (K,) float64, dW_input (K, p, n), dW_output (K, n, p) (None without want_grad).
+
+    A block runs in collapsed_block, one compiled call that holds no lock; where NumPy's BLAS is not one toygrad
+    can call from compiled code (blas.gemm is None), its Python function runs, each product an np.matmul."""
     K, p, n = W_input.shape
     B = a.shape[1]
     edges = [B * i // COLLAPSED_BLOCKS for i in range(COLLAPSED_BLOCKS + 1)]
     blocks = [(k, r0, r1) for k in range(K) for r0, r1 in zip(edges[:-1], edges[1:])]
     dtype = W_input.dtype
     loss = np.zeros(len(blocks))
-    dW_in = np.zeros((len(blocks), p, n), dtype) if want_grad else None
-    dW_out = np.empty((len(blocks), n, p), dtype) if want_grad else None
+    dW_in = np.zeros((len(blocks), p, n), dtype)
+    dW_out = np.empty((len(blocks), n, p), dtype)
     scale, flush_below = dtype.type(scale), dtype.type(flush_below)
+    gemm = blas.gemm(dtype)
+    block = collapsed_block if gemm is not None else collapsed_block.py_func
 
     def share(first, last):
-        scratch, g = np.empty((2, SOFTMAX_ROWS * p), dtype), np.empty(n, dtype)
-        bits = np.empty(SOFTMAX_ROWS * p, np.int32)
         for i in range(first, last):
             k, r0, r1 = blocks[i]                          # r0 == r1 (fewer rows than blocks) adds 0 throughout
-            h, dh, z = np.empty((r1 - r0, n), dtype), np.empty((r1 - r0, n), dtype), np.empty((r1 - r0, p), dtype)
-            collapsed_hidden(W_input[k], a[k, r0:r1], b[k, r0:r1], h)
-            np.matmul(h, W_output[k], out=z)
-            loss[i] = softmax_xent_rows(z, labels[k, r0:r1], scale, flush_below, scratch, bits)   # z is now dz
-            if want_grad:
-                np.matmul(h.T, z, out=dW_out[i])
-                np.matmul(z, W_output[k].T, out=dh)
-                collapsed_input_grad(dh, h, a[k, r0:r1], b[k, r0:r1], dW_in[i], g)
+            loss[i] = block(gemm, W_input[k], W_output[k], a[k, r0:r1], b[k, r0:r1], labels[k, r0:r1], scale,
+                            flush_below, dW_in[i], dW_out[i], want_grad)
     split(share, len(blocks))
     loss = _sum_blocks(loss, K)
     if not want_grad:
@@ -1245,12 +1264,22 @@ def collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush_below,
 
 def _sum_blocks(parts, K):
     """parts: (K COLLAPSED_BLOCKS, ...), each instance's blocks in a row  ->  (K, ...), their sum, added in order
-    (for 2 blocks the bits of sum(axis=1), at a third of its time on these small arrays)."""
-    parts = parts.reshape((K, COLLAPSED_BLOCKS) + parts.shape[1:])
-    total = parts[:, 0].copy()
-    for i in range(1, COLLAPSED_BLOCKS):
-        total += parts[:, i]
+    (the bits of sum(axis=1) for 2 blocks; one compiled pass, 2 us, where NumPy's copy and adds took 6, measured)."""
+    total = np.empty((K,) + parts.shape[1:], parts.dtype)
+    _add_in_order(parts.reshape(K, COLLAPSED_BLOCKS, -1), total.reshape(K, -1))
     return total
+
+
+@njit(cache=True, nogil=True)                  # no fast-math: the blocks are added in their order, not regrouped
+def _add_in_order(parts, total):
+    """total[k] = parts[k, 0] + parts[k, 1] + ... + parts[k, C - 1], left to right.   parts: (K, C, m)  total: (K, m)."""
+    K, C, m = parts.shape
+    for k in range(K):
+        for j in range(m):
+            acc = parts[k, 0, j]
+            for c in range(1, C):
+                acc += parts[k, c, j]
+            total[k, j] = acc
 
 
 def collapsed_cross_entropy_numpy(W_input, W_output, a, b, labels, scale, flush_below):
