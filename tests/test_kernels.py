@@ -500,3 +500,20 @@ def test_blocks_are_added_left_to_right():
     total = np.empty((1, 2), np.float32)
     kernels._add_in_order(parts, total)
     np.testing.assert_array_equal(total[0], np.array([0.0, 1.0], np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 7, 1000, 1024, 5000])
+def test_scratch_vectors_are_set_apart_by_half_a_page(dtype, n):
+    """_apart's two vectors: n elements each, not overlapping, the first on a 4 KB boundary and the second 2 KB
+    past one, so their addresses never agree in their last 12 bits (4K aliasing)."""
+    @njit
+    def addresses(like, n):
+        first, second = kernels._apart(like, n)
+        first[:] = 1
+        second[:] = 2
+        return first.ctypes.data, second.ctypes.data, first.size, second.size, first.sum(), second.sum()
+    a, b, size_a, size_b, sum_a, sum_b = addresses(np.zeros(1, dtype), n)
+    assert size_a == size_b == n and sum_a == n and sum_b == 2 * n       # each its own n elements
+    assert b >= a + n * np.dtype(dtype).itemsize                          # one after the other, apart
+    assert a % 4096 == 0 and (b - a) % 4096 == 2048
