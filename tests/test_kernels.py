@@ -481,6 +481,8 @@ def test_collapsed_cross_entropy_equals_its_twin(dtype, data):
 def test_collapsed_cross_entropy_gives_the_same_bits_without_a_compiled_blas(dtype, monkeypatch):
     """Where NumPy's BLAS cannot be called from compiled code (blas.gemm is None) the block's Python function runs,
     its products np.matmul calls: the same numbers, bit for bit, loss and both gradients."""
+    if kernels.blas.gemm(dtype) is None:
+        pytest.skip("NumPy's BLAS here is not one that compiled code can call: both runs would be the Python one")
     rng = np.random.default_rng(7)
     K, p, n, B = 2, 11, 6, 130
     W_input, W_output = rng.normal(size=(K, p, n)).astype(dtype), rng.normal(size=(K, n, p)).astype(dtype)
@@ -517,3 +519,17 @@ def test_scratch_vectors_are_set_apart_by_half_a_page(dtype, n):
     assert size_a == size_b == n and sum_a == n and sum_b == 2 * n       # each its own n elements
     assert b >= a + n * np.dtype(dtype).itemsize                          # one after the other, apart
     assert a % 4096 == 0 and (b - a) % 4096 == 2048
+
+
+@pytest.mark.parametrize("want_grad", [True, False])
+def test_collapsed_cross_entropy_of_no_instances_is_empty(want_grad):
+    """K = 0 (an empty sweep): empty results of the right shapes, not a reshape error."""
+    W_input, W_output = np.zeros((0, 5, 3), np.float32), np.zeros((0, 3, 5), np.float32)
+    rows = np.zeros((0, 4), np.int64)
+    loss, dW_input, dW_output = kernels.collapsed_cross_entropy(W_input, W_output, rows, rows, rows, 0.1, 1e-30,
+                                                                want_grad)
+    assert loss.shape == (0,)
+    if want_grad:
+        assert dW_input.shape == (0, 5, 3) and dW_output.shape == (0, 3, 5)
+    else:
+        assert dW_input is None and dW_output is None

@@ -92,8 +92,9 @@ def grok():
     logits = ReLU((E[a] + E[b]) W_in) W_out Eᵀ, computed in the collapsed view (modular.logits: the same
     function); cross-entropy mean over the batch; AdamW lr 1e-3, betas (0.9, 0.98), weight decay 1.0.
     The loss is modular.loss, what lesson 05 trains with: the collapse, the logits and the cross-entropy as one
-    op (kernels.collapsed_cross_entropy: BLAS for the three products, one numba pass between each, the vectorised
-    exp, and the batch in two halves on the two cores; the collapse's products are made in the op, off the tape).
+    op (kernels.collapsed_cross_entropy: the batch in two halves on the two cores, each one compiled call, with BLAS
+    for its three products called from numba, one numba pass between each and the vectorised exp; the collapse's
+    products are made in the op, off the tape).
 
     FLOPs (B = 1,347 train pairs, p = 67, d = 32, n = 24): E W_in and W_out Eᵀ (2 p d n each) and their 4 backward
     products: 6 x 0.10 M; h W_output and its 2 backward products: 3 x 2 B n p = 13.0 M; softmax cross-entropy

@@ -1,76 +1,54 @@
-"""BLAS's matrix product, called from inside numba kernels.
+"""NumPy's own BLAS, for numba kernels to call.
 
 A kernel that calls np.matmul between numba passes goes back to Python for each product, and a kernel shared
 out over threads then waits its turn for the interpreter's lock at each of them: the grokking model's loss, in
 two halves on two cores, spent 45 us of its 265 a step so (measured). numba's own np.dot would call BLAS from
-compiled code, but through SciPy, which toygrad does not depend on. NumPy carries a BLAS of its own, and
-threadpoolctl (which toygrad already uses to keep BLAS on one thread) finds it: gemm(dtype) returns its cblas
-?gemm as a ctypes function, which a kernel takes as an argument (so the kernel still caches on disk: the address
-is not compiled into it) and calls through matmul_into. The products are NumPy's, bit for bit: np.matmul calls
-the same routine with the same arguments (but for a matrix times a vector, where it calls ?gemv).
+compiled code, but through SciPy, which toygrad does not depend on. NumPy's wheels carry a BLAS of their own
+(OpenBLAS, in numpy.libs or numpy/.dylibs), and threadpoolctl (which toygrad already uses to keep BLAS on one
+thread) lists it among the libraries the process has loaded: gemm(dtype) returns its cblas ?gemm as a ctypes
+function. A kernel takes it as an argument, so the kernel still caches on disk (the address is not compiled into
+it), and calls it through kernels.matmul_into.
 
 gemm(dtype) is None where NumPy's BLAS is not one whose calling convention is known here (the 64-bit-integer
-OpenBLAS of NumPy's wheels from PyPI); the kernel's Python function (.py_func) then runs instead, its products
-np.matmul calls and its loops still compiled.
+OpenBLAS of NumPy's wheels from PyPI): NumPy built against MKL, Accelerate or a system BLAS. The kernels then run
+their Python function (.py_func) instead, each product an np.matmul, their loops still compiled.
 """
 import ctypes
 import functools
+import os
 
 import numpy as np
-from numba.core.errors import TypingError
-from numba.extending import overload
 from threadpoolctl import threadpool_info
 
-ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112          # the CBLAS enums (cblas.h)
-
-# (symbol, integer type): the OpenBLAS builds of NumPy's wheels; "64_" marks the interface with 64-bit integers
-_SYMBOLS = (("scipy_cblas_{}gemm64_", ctypes.c_int64),     # NumPy >= 2.0
-            ("cblas_{}gemm64_", ctypes.c_int64))           # NumPy 1.22 to 1.26
+# The symbols of the OpenBLAS builds in NumPy's wheels; "64_" marks the interface with 64-bit integers (blasint)
+_SYMBOLS = ("scipy_cblas_{}gemm64_",           # NumPy >= 2.0 (scipy-openblas64)
+            "cblas_{}gemm64_")                  # NumPy 1.22 to 1.26 (openblas64_)
+_NUMPY_LIBS = tuple(os.path.join(os.path.dirname(os.path.dirname(np.__file__)), d) + os.sep
+                    for d in ("numpy.libs", os.path.join("numpy", ".dylibs")))
 
 
 @functools.cache
 def gemm(dtype):
-    """cblas_sgemm (float32) or cblas_dgemm (float64) of NumPy's BLAS as a ctypes function, or None (see above).
+    """cblas_sgemm (float32) or cblas_dgemm (float64) of NumPy's own BLAS as a ctypes function, or None (see above).
 
     gemm(order, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc):  C = alpha op(A) op(B) + beta C
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         return None
-    real = ctypes.c_float if dtype == np.float32 else ctypes.c_double
-    for library in threadpool_info():                      # the libraries this process has loaded
-        if library["internal_api"] != "openblas":
+    real, letter = (ctypes.c_float, "s") if dtype == np.float32 else (ctypes.c_double, "d")
+    for library in threadpool_info():                       # the libraries this process has loaded
+        if library["internal_api"] != "openblas" or not library["filepath"].startswith(_NUMPY_LIBS):
+            continue                                        # another package's BLAS: not the one np.matmul calls
+        try:
+            dynlib = ctypes.CDLL(library["filepath"])       # loaded already: this only opens a handle on it
+        except OSError:
             continue
-        dynlib = ctypes.CDLL(library["filepath"])          # loaded already: this only opens a handle on it
-        for symbol, integer in _SYMBOLS:
-            name = symbol.format("s" if dtype == np.float32 else "d")
-            if hasattr(dynlib, name):
+        for symbol in _SYMBOLS:
+            if hasattr(dynlib, symbol.format(letter)):
+                integer = ctypes.c_int64
                 signature = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, integer, integer, integer,
                                              real, ctypes.c_void_p, integer, ctypes.c_void_p, integer, real,
                                              ctypes.c_void_p, integer)
-                return signature((name, dynlib))
+                return signature((symbol.format(letter), dynlib))
     return None
-
-
-def matmul_into(gemm, A, B, C, transpose_a, transpose_b):
-    """C = op(A) op(B), op(X) = Xᵀ if asked, else X.    A, B, C: 2-D, C-contiguous, of one float dtype.
-    gemm: gemm(C.dtype). The caller checks the shapes: C (M, N), op(A) (M, K), op(B) (K, N). This is the version
-    Python runs (np.matmul, which calls the same BLAS routine; gemm may be None); compiled code gets the one below,
-    which calls gemm itself."""
-    np.matmul(A.T if transpose_a else A, B.T if transpose_b else B, out=C)
-
-
-@overload(matmul_into, jit_options=dict(cache=True, nogil=True))
-def _matmul_into_compiled(gemm, A, B, C, transpose_a, transpose_b):
-    if not A.layout == B.layout == C.layout == "C":        # the leading dimensions below are those of C order
-        raise TypingError(f"matmul_into: A, B and C must be C-contiguous, got layouts {A.layout}, {B.layout}, {C.layout}")
-
-    def call_gemm(gemm, A, B, C, transpose_a, transpose_b):
-        M, N = C.shape
-        K = A.shape[0] if transpose_a else A.shape[1]
-        if M == 0 or N == 0 or K == 0:              # BLAS rejects a leading dimension of 0; an empty sum is 0
-            C[:] = 0
-            return
-        gemm(ROW_MAJOR, TRANS if transpose_a else NO_TRANS, TRANS if transpose_b else NO_TRANS, M, N, K,
-             1.0, A.ctypes.data, A.shape[1], B.ctypes.data, B.shape[1], 0.0, C.ctypes.data, N)
-    return call_gemm

@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 from numba import njit, types
+from numba.core.errors import TypingError
 from numba.extending import overload
 
 from . import blas
-from .blas import matmul_into
 from .threads import shares, split
 
 # Compile options shared by the kernels. error_model="numpy" drops Python's divide-by-zero checks, which
@@ -257,9 +257,9 @@ def _by_instance(kernel, data, params, want_grad, dW, db):
 
 @njit(**FAST)
 def _apart(like, n):
-    """Two scratch vectors of n elements of like's dtype, the second 2 KB past a 4 KB boundary from the first.
-    The CPU matches a load against earlier stores by the address's last 12 bits first, and one that seems to
-    match waits ("4K aliasing"). malloc in a kernel thread put y and g of the kernels below 4,016 bytes apart
+    """Two scratch vectors of n elements of like's dtype: the first on a 4 KB boundary, the second an odd multiple
+    of 2 KB after it. The CPU matches a load against earlier stores by the address's last 12 bits first, and one
+    that seems to match waits ("4K aliasing"). malloc in a kernel thread put y and g of the kernels below 4,016 bytes apart
     (n = 1,000 float32), and the dd bench's half batch took 480 us there against 320 on the main thread (measured)."""
     page = 4096 // like.itemsize
     buf = np.empty(2 * n + 3 * page, like.dtype)
@@ -1219,10 +1219,45 @@ def all_in_range(index, stop):
     return ok
 
 
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112          # the CBLAS enums (cblas.h)
+
+
+def matmul_into(gemm, A, B, C, transpose_a, transpose_b):
+    """C = op(A) op(B), op(X) = Xᵀ if asked, else X.    A, B, C: 2-D, C-contiguous, of one float dtype; C (M, N),
+    op(A) (M, K), op(B) (K, N).  gemm: blas.gemm(C.dtype). This is the version Python runs (np.matmul; gemm may be
+    None); compiled code gets the one below, which calls gemm itself: the same routine np.matmul calls for a
+    matrix times a matrix, with the same arguments, so the same bits (for a side of 1 np.matmul calls ?gemv, and
+    for K = 1 a loop of its own)."""
+    np.matmul(A.T if transpose_a else A, B.T if transpose_b else B, out=C)
+
+
+@overload(matmul_into, jit_options=FAST)
+def _matmul_into_compiled(gemm, A, B, C, transpose_a, transpose_b):
+    arrays = (A, B, C)
+    if not (isinstance(gemm, types.ExternalFunctionPointer) and all(isinstance(x, types.Array) for x in arrays)):
+        raise TypingError(f"matmul_into: expected a gemm from blas.gemm and three arrays, got {gemm}, {A}, {B}, {C}")
+    if not (all(x.ndim == 2 and x.layout == "C" for x in arrays) and A.dtype == B.dtype == C.dtype == gemm.sig.args[6]):
+        raise TypingError(f"matmul_into: A, B and C must be C-contiguous 2-D arrays of gemm's dtype "
+                          f"{gemm.sig.args[6]}, got {A}, {B}, {C}")     # the leading dimensions below are C order's
+
+    def call_gemm(gemm, A, B, C, transpose_a, transpose_b):
+        M, N = C.shape
+        K = A.shape[0] if transpose_a else A.shape[1]
+        if (A.shape[1] if transpose_a else A.shape[0]) != M or (B.shape[1] if transpose_b else B.shape[0]) != K \
+                or (B.shape[0] if transpose_b else B.shape[1]) != N:
+            raise ValueError("matmul_into: the shapes of op(A), op(B) and C do not make a product")
+        if M == 0 or N == 0 or K == 0:              # nothing to multiply (BLAS rejects a leading dimension of 0)
+            C[:] = 0                                # and a sum over K = 0 terms is 0
+            return
+        gemm(ROW_MAJOR, TRANS if transpose_a else NO_TRANS, TRANS if transpose_b else NO_TRANS, M, N, K,
+             1.0, A.ctypes.data, A.shape[1], B.ctypes.data, B.shape[1], 0.0, C.ctypes.data, N)
+    return call_gemm
+
+
 @njit(**FAST)
 def collapsed_block(gemm, W_input, W_output, a, b, labels, scale, flush_below, dW_input, dW_output, want_grad):
     """One block of rows, start to end in compiled code, its products by BLAS (gemm = blas.gemm(dtype)): returns
-    the summed loss (float64); if want_grad, writes dW_output = hᵀ dz and adds dh into dW_input's rows.
+    the summed loss (float64); if want_grad, writes dW_output = hᵀ dz and adds dh where h > 0 into dW_input's rows.
     W_input: (p, n)  W_output, dW_output: (n, p)  a, b, labels: (R,) ints  dW_input: (p, n)."""
     R, p, n = a.shape[0], W_input.shape[0], W_input.shape[1]
     h, z = np.empty((R, n), W_input.dtype), np.empty((R, p), W_input.dtype)
@@ -1255,8 +1290,9 @@ def collapsed_cross_entropy(W_input, W_output, a, b, labels, scale, flush_below,
     blocks = [(k, r0, r1) for k in range(K) for r0, r1 in zip(edges[:-1], edges[1:])]
     dtype = W_input.dtype
     loss = np.zeros(len(blocks))
-    dW_in = np.zeros((len(blocks), p, n), dtype)
-    dW_out = np.empty((len(blocks), n, p), dtype)
+    shape_in, shape_out = ((p, n), (n, p)) if want_grad else ((0, 0), (0, 0))      # untouched without want_grad
+    dW_in = np.zeros((len(blocks),) + shape_in, dtype)
+    dW_out = np.empty((len(blocks),) + shape_out, dtype)
     scale, flush_below = dtype.type(scale), dtype.type(flush_below)
     gemm = blas.gemm(dtype)
     block = collapsed_block if gemm is not None else collapsed_block.py_func
@@ -1277,7 +1313,8 @@ def _sum_blocks(parts, K):
     """parts: (K COLLAPSED_BLOCKS, ...), each instance's blocks in a row  ->  (K, ...), their sum, added in order
     (the bits of sum(axis=1) for 2 blocks; one compiled pass, 2 us, where NumPy's copy and adds took 6, measured)."""
     total = np.empty((K,) + parts.shape[1:], parts.dtype)
-    _add_in_order(parts.reshape(K, COLLAPSED_BLOCKS, -1), total.reshape(K, -1))
+    m = math.prod(parts.shape[1:])                  # not -1: NumPy cannot infer it when K = 0
+    _add_in_order(parts.reshape(K, COLLAPSED_BLOCKS, m), total.reshape(K, m))
     return total
 
 
