@@ -533,3 +533,20 @@ def test_collapsed_cross_entropy_of_no_instances_is_empty(want_grad):
         assert dW_input.shape == (0, 5, 3) and dW_output.shape == (0, 3, 5)
     else:
         assert dW_input is None and dW_output is None
+
+
+@given(data=st.data())
+def test_bit_codes_pack_0_1_inputs_and_refuse_any_other_value(data):
+    """codes[g, t, q] holds bits x[g, t, q k + b] at b = 0 .. k - 1 (the last group shorter when k does not divide
+    n); a single value other than 0 and 1, anywhere, and bit_codes says no."""
+    G, B, n, k = data.draw(sizes), data.draw(st.integers(1, 9)), data.draw(st.integers(1, 14)), data.draw(st.integers(1, 6))
+    x = data.draw(integers((G, B, n), 2)).astype(np.float32)
+    codes = np.empty((G, B, -(-n // k)), np.int64)
+    assert kernels.bit_codes(x, k, codes)
+    expected = np.zeros_like(codes)
+    for j in range(n):
+        expected[..., j // k] |= x[..., j].astype(np.int64) << (j % k)
+    np.testing.assert_array_equal(codes, expected)
+    g, t, j = data.draw(st.integers(0, G - 1)), data.draw(st.integers(0, B - 1)), data.draw(st.integers(0, n - 1))
+    x[g, t, j] = data.draw(st.sampled_from([0.5, -1.0, 2.0, np.nan]))
+    assert not kernels.bit_codes(x, k, codes)
