@@ -504,18 +504,20 @@ def test_blocks_are_added_left_to_right():
     np.testing.assert_array_equal(total[0], np.array([0.0, 1.0], np.float32))
 
 
+@njit
+def _apart_addresses(like, n):
+    first, second = kernels._apart(like, n)
+    first[:] = 1
+    second[:] = 2
+    return first.ctypes.data, second.ctypes.data, first.size, second.size, first.sum(), second.sum()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [1, 7, 1000, 1024, 5000])
 def test_scratch_vectors_are_set_apart_by_half_a_page(dtype, n):
     """_apart's two vectors: n elements each, not overlapping, the first on a 4 KB boundary and the second 2 KB
     past one, so their addresses never agree in their last 12 bits (4K aliasing)."""
-    @njit
-    def addresses(like, n):
-        first, second = kernels._apart(like, n)
-        first[:] = 1
-        second[:] = 2
-        return first.ctypes.data, second.ctypes.data, first.size, second.size, first.sum(), second.sum()
-    a, b, size_a, size_b, sum_a, sum_b = addresses(np.zeros(1, dtype), n)
+    a, b, size_a, size_b, sum_a, sum_b = _apart_addresses(np.zeros(1, dtype), n)
     assert size_a == size_b == n and sum_a == n and sum_b == 2 * n       # each its own n elements
     assert b >= a + n * np.dtype(dtype).itemsize                          # one after the other, apart
     assert a % 4096 == 0 and (b - a) % 4096 == 2048
@@ -539,7 +541,8 @@ def test_collapsed_cross_entropy_of_no_instances_is_empty(want_grad):
 def test_bit_codes_pack_0_1_inputs_and_refuse_any_other_value(data):
     """codes[g, t, q] holds bits x[g, t, q k + b] at b = 0 .. k - 1 (the last group shorter when k does not divide
     n); a single value other than 0 and 1, anywhere, and bit_codes says no."""
-    G, B, n, k = data.draw(sizes), data.draw(st.integers(1, 9)), data.draw(st.integers(1, 14)), data.draw(st.integers(1, 6))
+    G, B = data.draw(sizes), data.draw(st.integers(1, 9))
+    n, k = data.draw(st.integers(1, 14)), data.draw(st.integers(1, 6))
     x = data.draw(integers((G, B, n), 2)).astype(np.float32)
     codes = np.empty((G, B, -(-n // k)), np.int64)
     assert kernels.bit_codes(x, k, codes)

@@ -246,8 +246,8 @@ def _by_instance(kernel, data, params, want_grad, dW, db):
     halves = [(0, B // 2, dW, db), (B // 2, B) + second]
 
     def half(first, last):
-        return [kernel(*(np.ascontiguousarray(a[:, t0:t1]) for a in data), *params, want_grad, dW_, db_, B)
-                for t0, t1, dW_, db_ in halves[first:last]]
+        return [kernel(*(a[:, t0:t1] for a in data), *params, want_grad, dW_, db_, B)   # one instance's rows
+                for t0, t1, dW_, db_ in halves[first:last]]                            # t0..t1: contiguous
     losses = [loss for share in split(half, 2) for loss in share]
     if want_grad:
         dW += second[0]
@@ -259,8 +259,9 @@ def _by_instance(kernel, data, params, want_grad, dW, db):
 def _apart(like, n):
     """Two scratch vectors of n elements of like's dtype: the first on a 4 KB boundary, the second an odd multiple
     of 2 KB after it. The CPU matches a load against earlier stores by the address's last 12 bits first, and one
-    that seems to match waits ("4K aliasing"). malloc in a kernel thread put y and g of the kernels below 4,016 bytes apart
-    (n = 1,000 float32), and the dd bench's half batch took 480 us there against 320 on the main thread (measured)."""
+    that seems to match waits ("4K aliasing"). malloc in a kernel thread put y and g of the kernels below 4,016
+    bytes apart (n = 1,000 float32), and the dd bench's half batch took 480 us there against 320 on the main thread
+    (measured)."""
     page = 4096 // like.itemsize
     buf = np.empty(2 * n + 3 * page, like.dtype)
     first = (page - (buf.ctypes.data // like.itemsize) % page) % page          # on a 4 KB boundary
@@ -1327,7 +1328,8 @@ def _sum_blocks(parts, K):
 
 @njit(cache=True, nogil=True)                  # no fast-math: the blocks are added in their order, not regrouped
 def _add_in_order(parts, total):
-    """total[k] = parts[k, 0] + parts[k, 1] + ... + parts[k, C - 1], left to right.   parts: (K, C, m)  total: (K, m)."""
+    """total[k] = parts[k, 0] + parts[k, 1] + ... + parts[k, C - 1], left to right.
+    parts: (K, C, m)  total: (K, m)."""
     K, C, m = parts.shape
     for k in range(K):
         for j in range(m):
