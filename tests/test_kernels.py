@@ -498,10 +498,8 @@ def test_collapsed_cross_entropy_gives_the_same_bits_without_a_compiled_blas(dty
 def test_blocks_are_added_left_to_right():
     """In float32 1e8 + 1 rounds to 1e8, so the order of the blocks shows: (1 + 1e8) - 1e8 = 0 but 1 + (1e8 - 1e8)
     = 1, and (1e8 - 1e8) + 1 = 1 but 1e8 + (-1e8 + 1) = 0."""
-    parts = np.array([[[1.0, 1e8], [1e8, -1e8], [-1e8, 1.0]]], np.float32)      # (K 1, C 3, m 2)
-    total = np.empty((1, 2), np.float32)
-    kernels._add_in_order(parts, total)
-    np.testing.assert_array_equal(total[0], np.array([0.0, 1.0], np.float32))
+    parts = np.array([[1.0, 1e8], [1e8, -1e8], [-1e8, 1.0]], np.float32)      # (K 1 x 3 blocks, m 2)
+    np.testing.assert_array_equal(kernels._sum_blocks(parts, 3), np.array([[0.0, 1.0]], np.float32))
 
 
 @njit

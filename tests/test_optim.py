@@ -129,6 +129,34 @@ def test_the_schedule_scales_the_lr():
     np.testing.assert_allclose(p.data, P0 - 0.1 / 5, rtol=RTOL)
 
 
+
+@pytest.mark.parametrize("optimizer", [tg.Adam, tg.AdamW])
+def test_a_hyperparameter_given_anew_takes_effect_at_the_next_step(optimizer):
+    """Adam keeps what its update multiplies by from step to step; a reassigned hyperparameter must renew it: the
+    next step is then a fresh optimizer's with the new values and the same moments."""
+    g = np.array([0.5, -1.0, 2.0], np.float32)
+    p, q = (tg.Tensor(np.array([1.0, 2.0, -3.0], np.float32), requires_grad=True) for _ in range(2))
+    opt = optimizer([p], lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1, l1=0.01)
+    p.grad = g.copy()
+    opt.step()
+    opt.betas, opt.eps, opt.weight_decay, opt.l1 = (0.5, 0.9), 1e-3, np.array([0.3]), np.array([0.02])
+    fresh = optimizer([q], lr=0.1, betas=(0.5, 0.9), eps=1e-3, weight_decay=0.3, l1=0.02)
+    q.data[...] = p.data
+    fresh.load_state_dict(opt.state_dict())
+    p.grad, q.grad = g.copy(), g.copy()
+    opt.step()
+    fresh.step()
+    np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_hyperparameter_arrays_are_copies_and_cannot_be_edited_in_place():
+    decay = np.array([0.1, 0.2])
+    opt = tg.AdamW([tg.Tensor(np.ones((2, 3), np.float32), requires_grad=True)], weight_decay=decay)
+    decay[0] = 5.0                                           # the caller's array is not the optimizer's
+    assert opt.weight_decay[0] == 0.1
+    with pytest.raises(ValueError, match="read-only"):
+        opt.weight_decay[0] = 5.0
+
 # --- the same seed gives the same run ------------------------------------------------------------------------
 
 def train_tiny_model(seed, steps=20):

@@ -16,6 +16,7 @@ process: a sweep's or a dask worker) uses one, because its siblings take the oth
 local sweep pool keep the parent to the cores their processes leave free (lend). BLAS stays on one thread
 throughout (see __init__).
 """
+import functools
 import multiprocessing
 import os
 import queue
@@ -94,11 +95,12 @@ def _workers(size):
     return _pool[:size]
 
 
+@functools.lru_cache(maxsize=256)          # asked on every split with the same few sizes: 1.6 us, 0.1 from here
 def shares(n_items, n_shares):
-    """range(n_items) cut into n_shares contiguous (start, stop) pieces, as equal as can be."""
+    """range(n_items) cut into n_shares contiguous (start, stop) pieces, as equal as can be (a tuple of pairs)."""
     n_shares = max(1, min(n_shares, n_items))
     edges = [n_items * s // n_shares for s in range(n_shares + 1)]
-    return list(zip(edges[:-1], edges[1:]))
+    return tuple(zip(edges[:-1], edges[1:]))
 
 
 def split(work, n_items):
