@@ -93,11 +93,12 @@ class Tensor:
                 raise ValueError(f"backward(): a tensor of shape {self.shape} needs a seed gradient of that "
                                  "shape; call loss.sum().backward() or pass grad=...")
             grad = np.array(1, self.dtype).reshape(self.shape)      # the seed 1 (np.ones_like costs 5x more)
-        grad = np.asarray(grad)
-        if grad.shape != self.shape:
-            raise ValueError(f"backward(grad=...): expected shape {self.shape}, got {grad.shape}")
-        if grad.dtype != self.dtype:
-            raise TypeError(f"backward(grad=...): expected dtype {self.dtype}, got {grad.dtype}")
+        else:
+            grad = np.asarray(grad)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward(grad=...): expected shape {self.shape}, got {grad.shape}")
+            if grad.dtype != self.dtype:
+                raise TypeError(f"backward(grad=...): expected dtype {self.dtype}, got {grad.dtype}")
 
         grads = {id(self): grad}                      # dL/dnode for the nodes reached so far
         for node in reversed(_topological_order(self)):
