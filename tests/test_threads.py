@@ -147,3 +147,42 @@ def test_a_split_inside_a_share_runs_in_that_thread(restore_threads):
     inner = lambda a, b: threading.current_thread().name
     outer = lambda a, b: threads.split(inner, 2)
     assert threads.split(outer, 2) == [["MainThread", "toygrad-kernel"], ["toygrad-kernel"] * 2]
+
+
+def test_spin_until_sees_a_count_raised_by_another_thread():
+    counts = np.zeros(9, np.int64)
+    assert not threads._spin_until(counts, 8, 1, 1000)                 # never raised: gives up after its reads
+    raiser = threading.Timer(0.01, counts.__setitem__, (8, 3))
+    raiser.start()
+    assert threads._spin_until(counts, 8, 2, 10**12)                   # returns once the other thread raised it
+    raiser.join()
+
+
+@pytest.mark.parametrize("spins", [1, None])          # 1: neither side waits for the other but in its queue
+def test_a_hand_off_longer_than_the_spin_goes_through_the_queues(spins, restore_threads, monkeypatch):
+    """The counts the two sides spin on are hints: a worker that has gone to sleep, and a caller whose worker's
+    share outlasts its spin (SPIN_SECONDS is 1 ms), still get their calls and outcomes."""
+    threads.set_threads(2)
+    if spins is not None:
+        monkeypatch.setattr(threads, "_spins", lambda: spins)
+
+    def work(start, stop):
+        time.sleep(0.005 if start else 0)
+        return start, threading.current_thread().name
+    for _ in range(5):
+        time.sleep(0.005)                                               # past the worker's spin: it sleeps
+        assert threads.split(work, 2) == [(0, "MainThread"), (1, "toygrad-kernel")]
+
+
+def test_two_threads_splitting_at_once_get_their_own_results(restore_threads):
+    threads.set_threads(2)
+    results = {}
+
+    def caller(tag):
+        results[tag] = [threads.split(lambda a, b: (tag, i, a), 2) for i in range(200)]
+    callers = [threading.Thread(target=caller, args=(tag,)) for tag in "xy"]
+    for thread in callers:
+        thread.start()
+    for thread in callers:
+        thread.join(timeout=60)
+    assert all(results[tag] == [[(tag, i, 0), (tag, i, 1)] for i in range(200)] for tag in "xy")
