@@ -130,17 +130,22 @@ def test_the_schedule_scales_the_lr():
 
 
 
+BEFORE = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1, l1=0.01)
+AFTER = dict(lr=[0.05, 0.2], betas=(0.5, 0.9), eps=1e-3, weight_decay=0.3, l1=0.02)
+
+
 @pytest.mark.parametrize("optimizer", [tg.Adam, tg.AdamW])
-def test_a_hyperparameter_given_anew_takes_effect_at_the_next_step(optimizer):
+@pytest.mark.parametrize("name", sorted(AFTER))
+def test_a_hyperparameter_given_anew_takes_effect_at_the_next_step(optimizer, name):
     """Adam keeps what its update multiplies by from step to step; a reassigned hyperparameter must renew it: the
-    next step is then a fresh optimizer's with the new values and the same moments."""
-    g = np.array([0.5, -1.0, 2.0], np.float32)
-    p, q = (tg.Tensor(np.array([1.0, 2.0, -3.0], np.float32), requires_grad=True) for _ in range(2))
-    opt = optimizer([p], lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1, l1=0.01)
+    next step is then a fresh optimizer's with the new value and the same moments (lr becomes one per instance)."""
+    g = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]], np.float32)
+    p, q = (tg.Tensor(np.array([[1.0, 2.0, -3.0], [0.5, -1.0, 4.0]], np.float32), requires_grad=True) for _ in range(2))
+    opt = optimizer([p], **BEFORE)
     p.grad = g.copy()
     opt.step()
-    opt.betas, opt.eps, opt.weight_decay, opt.l1 = (0.5, 0.9), 1e-3, np.array([0.3]), np.array([0.02])
-    fresh = optimizer([q], lr=0.1, betas=(0.5, 0.9), eps=1e-3, weight_decay=0.3, l1=0.02)
+    setattr(opt, name, AFTER[name])
+    fresh = optimizer([q], **dict(BEFORE, **{name: AFTER[name]}))
     q.data[...] = p.data
     fresh.load_state_dict(opt.state_dict())
     p.grad, q.grad = g.copy(), g.copy()
@@ -156,6 +161,11 @@ def test_hyperparameter_arrays_are_copies_and_cannot_be_edited_in_place():
     assert opt.weight_decay[0] == 0.1
     with pytest.raises(ValueError, match="read-only"):
         opt.weight_decay[0] = 5.0
+    opt.weight_decay = decay                                 # an assigned one goes through the same checks
+    decay[0] = 7.0
+    assert opt.weight_decay[0] == 5.0
+    with pytest.raises(ValueError, match="weight_decay: 3 values .* params\\[0\\] has shape"):
+        opt.weight_decay = [0.1, 0.2, 0.3]
 
 # --- the same seed gives the same run ------------------------------------------------------------------------
 

@@ -154,8 +154,8 @@ def test_spin_until_sees_a_count_raised_by_another_thread():
     assert not threads._spin_until(counts, 8, 1, 1000)                 # never raised: gives up after its reads
     raiser = threading.Timer(0.01, counts.__setitem__, (8, 3))
     raiser.start()
-    assert threads._spin_until(counts, 8, 2, 10**12)                   # returns once the other thread raised it
-    raiser.join()
+    assert threads._spin_until(counts, 8, 2, 1000 * threads._spins())  # returns once the other thread raised it,
+    raiser.join()                                                       # well within its 1 s of reads
 
 
 @pytest.mark.parametrize("spins", [1, None])          # 1: neither side waits for the other but in its queue
@@ -180,9 +180,14 @@ def test_two_threads_splitting_at_once_get_their_own_results(restore_threads):
 
     def caller(tag):
         results[tag] = [threads.split(lambda a, b: (tag, i, a), 2) for i in range(200)]
-    callers = [threading.Thread(target=caller, args=(tag,)) for tag in "xy"]
+    callers = [threading.Thread(target=caller, args=(tag,), daemon=True) for tag in "xy"]
     for thread in callers:
         thread.start()
     for thread in callers:
         thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in callers)
     assert all(results[tag] == [[(tag, i, 0), (tag, i, 1)] for i in range(200)] for tag in "xy")
+    # every call numbered once, and each one done (the worker raises its count just after its put: wait for it)
+    worker = threads._workers(1)[0]
+    assert threads._spin_until(worker.counts, threads._DONE, worker.posted, 1000 * threads._spins())
+    assert worker.counts[threads._POSTED] == worker.counts[threads._DONE] == worker.posted

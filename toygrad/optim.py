@@ -53,8 +53,16 @@ def schedule(name, **kwargs):
 
 # --- the optimizers --------------------------------------------------------------------------------------
 
+def _hyperparameter(name):
+    """An attribute whose every value, at construction or assigned later, goes through Optimizer._hyper: a
+    read-only float64 array, (1,) or (I,), checked against the parameters."""
+    return property(lambda self: getattr(self, "_" + name),
+                    lambda self, value: setattr(self, "_" + name, self._hyper(value, name)))
+
+
 class Optimizer:
     """Holds the parameters, the step count, and turns hyperparameters into per-instance arrays."""
+    lr = _hyperparameter("lr")
 
     def __init__(self, params, lr, schedule=None):
         self.params = list(params)
@@ -66,7 +74,7 @@ class Optimizer:
             p.data = np.ascontiguousarray(p.data)       # the kernels update parameters in place, as (L, K) views
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError("optimizer: a parameter is listed twice")
-        self.lr = self._hyper(lr, "lr")
+        self.lr = lr
         self.schedule = schedule or constant()
         self.steps = 0
 
@@ -121,13 +129,14 @@ def _instances(*hypers):
 
 class SGD(Optimizer):
     """p -= lr (g + weight_decay p), with optional momentum (torch: buf = momentum buf + g'; p -= lr buf)."""
+    weight_decay = _hyperparameter("weight_decay")
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, schedule=None):
         super().__init__(params, lr, schedule)
         if not 0 <= momentum < 1:
             raise ValueError(f"SGD: momentum must lie in [0, 1), got {momentum!r}")
         self.momentum = momentum
-        self.weight_decay = self._hyper(weight_decay, "weight_decay")
+        self.weight_decay = weight_decay
         self.buffers = [None] * len(self.params)
 
     def _update(self, i, p, lr):
@@ -157,6 +166,7 @@ class Adam(Optimizer):
 
     l1 adds λ sign(p) to the gradient before the moments: the L1 decay of the grokking post.
     """
+    weight_decay, l1 = _hyperparameter("weight_decay"), _hyperparameter("l1")
     decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, l1=0.0, schedule=None):
@@ -166,27 +176,24 @@ class Adam(Optimizer):
         if not eps > 0:
             raise ValueError(f"{type(self).__name__}: eps must be positive, got {eps!r}")
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
-        self.weight_decay = self._hyper(weight_decay, "weight_decay")
-        self.l1 = self._hyper(l1, "l1")
+        self.weight_decay, self.l1 = weight_decay, l1
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
-        self._fixed = None                  # (the hyperparameters they came from, L, decay, coefficients, moments)
+        self._fixed = None                  # (the hyperparameters they came from, decay, constants by dtype)
 
     def _prepare(self, lr):
         """The update's coefficients for each dtype among the parameters (see kernels.adam_rows): lr / bias1,
-        1 - lr decay and sqrt(bias2) each step, the rest once (15 to 6 us a step, measured), with the moments'
-        (L, K) views; again only if a hyperparameter is reassigned (its arrays are read-only: they cannot change in
+        1 - lr decay and sqrt(bias2) each step, the rest once (15 to 6 us a step, measured), and again when a
+        hyperparameter is given anew (assigned values go through _hyper: read-only arrays, which cannot change in
         place)."""
-        hypers = (self.lr, self.weight_decay, self.l1, self.betas, self.eps, self.m, self.v)
+        hypers = (self.lr, self.weight_decay, self.l1, self.betas, self.eps)
         if self._fixed is None or any(mine is not now for mine, now in zip(self._fixed[0], hypers)):
             beta1, beta2 = self.betas
             decay, l2 = (self.weight_decay, np.zeros(1)) if self.decoupled else (np.zeros(1), self.weight_decay)
             constants = {dtype: kernels.adam_constants(dtype, l2, self.l1, beta1, beta2, self.eps)
                          for dtype in {p.dtype for p in self.params}}
-            L = _instances(self.lr, self.weight_decay, self.l1)
-            moments = [(m.reshape(L, -1), v.reshape(L, -1)) for m, v in zip(self.m, self.v)]   # views, kept
-            self._fixed = hypers, L, decay, constants, moments
-        _, L, decay, constants, moments = self._fixed
+            self._fixed = hypers, decay, constants
+        _, decay, constants = self._fixed
         t = self.steps + 1
         bias1, bias2 = 1 - self.betas[0] ** t, 1 - self.betas[1] ** t
         coefficients = {}
@@ -194,12 +201,15 @@ class Adam(Optimizer):
             step_size, shrink, sqrt_bias2 = kernels.adam_step_coefficients(dtype, lr, decay, bias1, bias2)
             coefficients[dtype] = (step_size, shrink, l2, l1, beta1, one_minus_beta1, beta2, one_minus_beta2, eps,
                                    sqrt_bias2)
-        return L, coefficients, moments
+        return _instances(lr, self.weight_decay, self.l1), coefficients
 
     def _update(self, i, p, shared):
-        L, coefficients, moments = shared
-        kernels.adam_rows(p.data.reshape(L, -1), np.ascontiguousarray(p.grad).reshape(L, -1), *moments[i],
-                          *coefficients[p.dtype])
+        L, coefficients = shared
+        if p.dtype not in coefficients:
+            raise TypeError(f"{type(self).__name__}: params[{i}] is now {p.dtype}; an optimizer keeps the dtypes "
+                            f"its parameters had ({', '.join(sorted(str(d) for d in coefficients))})")
+        kernels.adam_rows(p.data.reshape(L, -1), np.ascontiguousarray(p.grad).reshape(L, -1),
+                          self.m[i].reshape(L, -1), self.v[i].reshape(L, -1), *coefficients[p.dtype])
 
     def state_dict(self):
         return {"steps": self.steps, "m": [m.copy() for m in self.m], "v": [v.copy() for v in self.v]}

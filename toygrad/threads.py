@@ -22,7 +22,8 @@ each side first spins, for up to SPIN_SECONDS, on a count the other side raises 
 lock): a worker, after each call, for the next one; the caller, for the worker's outcome. The counts are hints
 only: the SimpleQueues are still the hand-off, so a count seen late costs a sleep, never a wrong result. A step of
 the bench (medians of 3 interleaved runs): grok 365 to 350 us, tms 476 to 453, parity-sweep 3.11 to 3.09 ms, dd
-the same (487 and 496 us). The price: a core kept busy for up to SPIN_SECONDS after each call.
+the same (487 and 496 us). The price: a worker's core kept busy for up to SPIN_SECONDS after each call, and the
+caller's for up to SPIN_SECONDS per worker while it waits; with more threads than cores neither side spins.
 """
 import functools
 import multiprocessing
@@ -81,13 +82,17 @@ def lend(n):
 
 SPIN_SECONDS = 1e-3          # how long a waiting side spins before it sleeps: longer than the Python between
                              # two kernel calls of a training step (150 to 250 us), short beside a lesson's pauses
-_POSTED, _DONE = 0, 8        # a worker's counts: calls put in its queue, calls done (64 bytes apart: a cache line each)
+_POSTED, _DONE = 0, 8        # a worker's counts: the last call put in its queue, the last one done (64 bytes apart)
 
 
 @intrinsic
 def _load_acquire(typingctx, counts, i):
-    """counts[i], read from memory every time it is called (an atomic load, which the compiler cannot hoist out
-    of a loop as it would a plain one)."""
+    """counts[i] of a 1-D int64 array, read from memory every time it is called (an atomic load, which the
+    compiler cannot hoist out of a loop as it would a plain one). No bounds check: the callers pass _POSTED, _DONE."""
+    if not (isinstance(counts, types.Array) and counts.dtype == types.int64 and counts.ndim == 1
+            and isinstance(i, types.Integer)):
+        return None                                       # numba then reports a typing error, naming the types
+
     def codegen(context, builder, signature, args):
         array = context.make_array(signature.args[0])(context, builder, args[0])
         pointer = cgutils.get_item_pointer(context, builder, signature.args[0], array, [args[1]])
@@ -106,47 +111,48 @@ def _spin_until(counts, i, value, spins):
 
 @functools.cache
 def _spins():
-    """How many reads _spin_until makes in SPIN_SECONDS here (timed once per process, on a count never reached)."""
+    """How many reads _spin_until makes in SPIN_SECONDS here (timed once, on a count never reached; at most 100
+    times the reads timed, should the clock say they took no time)."""
     never, reads = np.zeros(1, np.int64), 200_000
     _spin_until(never, 0, 1, 1)                          # compiled (or loaded) before it is timed
     start = time.perf_counter()
     _spin_until(never, 0, 1, reads)
-    return max(1, int(reads * SPIN_SECONDS / max(time.perf_counter() - start, 1e-9)))
+    return max(1, min(100 * reads, int(reads * SPIN_SECONDS / max(time.perf_counter() - start, 1e-9))))
 
 
 class _Worker:
     """A daemon thread that runs the calls put in its queue, one at a time, and puts each outcome in the queue
     that came with the call (one per split, so two threads splitting at once never get each other's results).
     SimpleQueues are the lightest hand-off Python has: 13 us a call here, against 20 us for a ThreadPoolExecutor's
-    submit and result (measured), paid on every kernel call that is shared out; counts[_POSTED] and counts[_DONE]
-    let each side spin before it sleeps on them (see the module docstring)."""
+    submit and result (measured), paid on every kernel call that is shared out. Each call carries its number and
+    how long the two sides may spin (see the module docstring): counts[_POSTED] is the number of the last call put
+    in the queue, counts[_DONE] that of the last one done (the queue runs them in order)."""
 
     def __init__(self):
         self.calls = queue.SimpleQueue()
         self.counts = np.zeros(_DONE + 1, np.int64)
-        self.posted = 0                                 # calls put, as the calling side counts them
+        self.posted, self.lock = 0, threading.Lock()     # the lock keeps numbers and queue order one
         threading.Thread(target=self._run, name="toygrad-kernel", daemon=True).start()
 
-    def post(self, call):
-        """Put a call in the queue, then raise the count the worker spins on; returns the count its outcome
-        will raise counts[_DONE] to."""
-        self.calls.put(call)
-        self.posted += 1
-        self.counts[_POSTED] = self.posted
-        return self.posted
+    def post(self, work, args, outcomes, spins):
+        """Put a call in the queue; returns its number (counts[_DONE] reaches it once its outcome is put)."""
+        with self.lock:
+            self.posted += 1
+            self.calls.put((work, args, outcomes, self.posted, spins))
+            self.counts[_POSTED] = self.posted          # absolute: a count that fell behind is right again here
+            return self.posted
 
     def _run(self):
         _inside.worker = True
-        taken = 0
+        done, spins = 0, 0
         while True:
-            _spin_until(self.counts, _POSTED, taken + 1, _spins())      # a hint: get() waits if it must
-            work, args, outcomes = self.calls.get()
-            taken += 1
+            _spin_until(self.counts, _POSTED, done + 1, spins)          # a hint: get() waits if it must
+            work, args, outcomes, done, spins = self.calls.get()
             try:
                 outcomes.put((True, work(*args)))
             except BaseException as error:              # handed to the caller, which raises it
                 outcomes.put((False, error))
-            self.counts[_DONE] = taken                  # after the put: a caller that sees it finds its outcome
+            self.counts[_DONE] = done                   # after the put: a caller that sees it finds its outcome
             del work, args, outcomes                    # hold on to nothing of a finished call (its arrays)
 
 
@@ -154,6 +160,7 @@ def _workers(size):
     global _pool, _pool_pid
     if _pool_pid != os.getpid():                         # a forked child has none of its parent's threads
         _pool, _pool_pid = [], os.getpid()
+    _spins()                                             # compiled and timed here, where an error reaches the caller
     while len(_pool) < size:
         _pool.append(_Worker())
     return _pool[:size]
@@ -174,13 +181,15 @@ def split(work, n_items):
     if len(pieces) == 1 or getattr(_inside, "worker", False):     # a split inside a share runs in its thread: a
         return [work(*piece) for piece in pieces]                  # worker waiting on itself would never finish
     workers, outcomes = _workers(len(pieces) - 1), [queue.SimpleQueue() for _ in pieces[1:]]
-    counts = [worker.post((work, piece, outcome)) for worker, piece, outcome in zip(workers, pieces[1:], outcomes)]
+    spins = _spins() if len(pieces) <= cores() else 0    # more threads than cores: a spinning one takes a core
+    numbers = [worker.post(work, piece, outcome, spins)   # that another needs
+               for worker, piece, outcome in zip(workers, pieces[1:], outcomes)]
     try:
         first = work(*pieces[0])
     finally:                                             # wait for every share, so none is left running
         rest = []
-        for worker, count, outcome in zip(workers, counts, outcomes):
-            _spin_until(worker.counts, _DONE, count, _spins())           # a hint, as in the worker
+        for worker, number, outcome in zip(workers, numbers, outcomes):
+            _spin_until(worker.counts, _DONE, number, spins)           # a hint, as in the worker
             rest.append(outcome.get())
     for ok, value in rest:
         if not ok:
