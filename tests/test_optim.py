@@ -197,3 +197,16 @@ def test_the_same_seed_gives_the_same_run_bit_for_bit():
 def test_warmup_cosine_with_a_single_step_after_warmup_is_defined():
     factor = tg.optim.warmup_cosine(total_steps=1, warmup=0.9)        # warmup rounds to the whole run
     assert [factor(0), factor(1)] == [0.0, 1.0]
+
+
+def test_a_copy_of_adam_updates_its_own_moments():
+    """Adam keeps views of its moments from step to step; a deep copy must make views of its own."""
+    import copy
+    p = tg.Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    opt = tg.AdamW([p], lr=0.1)
+    p.grad = np.full((2, 3), 0.5, np.float32)
+    opt.step()
+    twin = copy.deepcopy(opt)                            # its params are copies of p, with p's gradient
+    twin.step()
+    np.testing.assert_allclose(twin.m[0], 0.9 * opt.m[0] + 0.1 * 0.5, rtol=1e-6)
+    assert not np.array_equal(twin.m[0], opt.m[0])      # the original's moments did not move

@@ -177,23 +177,29 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: eps must be positive, got {eps!r}")
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
         self.weight_decay, self.l1 = weight_decay, l1
-        self.m = [np.zeros_like(p.data) for p in self.params]
-        self.v = [np.zeros_like(p.data) for p in self.params]
-        self._fixed = None                  # (the hyperparameters they came from, decay, constants by dtype)
+        self.m = tuple(np.zeros_like(p.data) for p in self.params)      # updated in place, never replaced
+        self.v = tuple(np.zeros_like(p.data) for p in self.params)
+        self._fixed = None      # (the hyperparameters they came from, L, decay, constants by dtype, moments' views)
+
+    def __getstate__(self):
+        """A copy (copy.deepcopy, pickle) keeps nothing of _fixed: its views are of these moments, not the copy's."""
+        return dict(self.__dict__, _fixed=None)
 
     def _prepare(self, lr):
         """The update's coefficients for each dtype among the parameters (see kernels.adam_rows): lr / bias1,
-        1 - lr decay and sqrt(bias2) each step, the rest once (15 to 6 us a step, measured), and again when a
-        hyperparameter is given anew (assigned values go through _hyper: read-only arrays, which cannot change in
-        place)."""
+        1 - lr decay and sqrt(bias2) each step, the rest once, with the moments' (L, K) views (15 to 6 us a step,
+        measured), and again when a hyperparameter is given anew (assigned values go through _hyper: read-only
+        arrays, which cannot change in place)."""
         hypers = (self.lr, self.weight_decay, self.l1, self.betas, self.eps)
-        if self._fixed is None or any(mine is not now for mine, now in zip(self._fixed[0], hypers)):
+        L = _instances(lr, hypers[1], hypers[2])
+        if self._fixed is None or self._fixed[1] != L or any(a is not b for a, b in zip(self._fixed[0], hypers)):
             beta1, beta2 = self.betas
             decay, l2 = (self.weight_decay, np.zeros(1)) if self.decoupled else (np.zeros(1), self.weight_decay)
             constants = {dtype: kernels.adam_constants(dtype, l2, self.l1, beta1, beta2, self.eps)
                          for dtype in {p.dtype for p in self.params}}
-            self._fixed = hypers, decay, constants
-        _, decay, constants = self._fixed
+            moments = [(m.reshape(L, -1), v.reshape(L, -1)) for m, v in zip(self.m, self.v)]
+            self._fixed = hypers, L, decay, constants, moments
+        _, _, decay, constants, moments = self._fixed
         t = self.steps + 1
         bias1, bias2 = 1 - self.betas[0] ** t, 1 - self.betas[1] ** t
         coefficients = {}
@@ -201,15 +207,15 @@ class Adam(Optimizer):
             step_size, shrink, sqrt_bias2 = kernels.adam_step_coefficients(dtype, lr, decay, bias1, bias2)
             coefficients[dtype] = (step_size, shrink, l2, l1, beta1, one_minus_beta1, beta2, one_minus_beta2, eps,
                                    sqrt_bias2)
-        return _instances(lr, self.weight_decay, self.l1), coefficients
+        return L, coefficients, moments
 
     def _update(self, i, p, shared):
-        L, coefficients = shared
+        L, coefficients, moments = shared
         if p.dtype not in coefficients:
             raise TypeError(f"{type(self).__name__}: params[{i}] is now {p.dtype}; an optimizer keeps the dtypes "
                             f"its parameters had ({', '.join(sorted(str(d) for d in coefficients))})")
-        kernels.adam_rows(p.data.reshape(L, -1), np.ascontiguousarray(p.grad).reshape(L, -1),
-                          self.m[i].reshape(L, -1), self.v[i].reshape(L, -1), *coefficients[p.dtype])
+        kernels.adam_rows(p.data.reshape(L, -1), np.ascontiguousarray(p.grad).reshape(L, -1), *moments[i],
+                          *coefficients[p.dtype])
 
     def state_dict(self):
         return {"steps": self.steps, "m": [m.copy() for m in self.m], "v": [v.copy() for v in self.v]}
