@@ -191,7 +191,7 @@ class Adam(Optimizer):
         measured), and again when a hyperparameter is given anew (assigned values go through _hyper: read-only
         arrays, which cannot change in place)."""
         hypers = (self.lr, self.weight_decay, self.l1, self.betas, self.eps)
-        L = _instances(lr, hypers[1], hypers[2])
+        L = _instances(lr, self.weight_decay, self.l1)
         if self._fixed is None or self._fixed[1] != L or any(a is not b for a, b in zip(self._fixed[0], hypers)):
             beta1, beta2 = self.betas
             decay, l2 = (self.weight_decay, np.zeros(1)) if self.decoupled else (np.zeros(1), self.weight_decay)
@@ -203,10 +203,9 @@ class Adam(Optimizer):
         t = self.steps + 1
         bias1, bias2 = 1 - self.betas[0] ** t, 1 - self.betas[1] ** t
         coefficients = {}
-        for dtype, (l2, l1, beta1, one_minus_beta1, beta2, one_minus_beta2, eps) in constants.items():
+        for dtype, constant in constants.items():              # in adam_rows' order (see kernels.adam_coefficients)
             step_size, shrink, sqrt_bias2 = kernels.adam_step_coefficients(dtype, lr, decay, bias1, bias2)
-            coefficients[dtype] = (step_size, shrink, l2, l1, beta1, one_minus_beta1, beta2, one_minus_beta2, eps,
-                                   sqrt_bias2)
+            coefficients[dtype] = (step_size, shrink, *constant, sqrt_bias2)
         return L, coefficients, moments
 
     def _update(self, i, p, shared):

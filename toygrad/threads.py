@@ -131,16 +131,16 @@ class _Worker:
     def __init__(self):
         self.calls = queue.SimpleQueue()
         self.counts = np.zeros(_DONE + 1, np.int64)
-        self.posted, self.lock = 0, threading.Lock()     # the lock keeps numbers and queue order one
+        self.lock = threading.Lock()                    # keeps the calls' numbers in their queue order
         threading.Thread(target=self._run, name="toygrad-kernel", daemon=True).start()
 
     def post(self, work, args, outcomes, spins):
         """Put a call in the queue; returns its number (counts[_DONE] reaches it once its outcome is put)."""
         with self.lock:
-            self.posted += 1
-            self.calls.put((work, args, outcomes, self.posted, spins))
-            self.counts[_POSTED] = self.posted          # absolute: a count that fell behind is right again here
-            return self.posted
+            number = int(self.counts[_POSTED]) + 1
+            self.calls.put((work, args, outcomes, number, spins))
+            self.counts[_POSTED] = number               # raised only after the put: the worker's get() finds it
+            return number
 
     def _run(self):
         _inside.worker = True
@@ -160,8 +160,8 @@ def _workers(size):
     global _pool, _pool_pid
     if _pool_pid != os.getpid():                         # a forked child has none of its parent's threads
         _pool, _pool_pid = [], os.getpid()
-    _spins()                                             # compiled and timed here, where an error reaches the caller
     while len(_pool) < size:
+        _spins()                                         # compiled and timed here, where an error reaches the caller
         _pool.append(_Worker())
     return _pool[:size]
 
