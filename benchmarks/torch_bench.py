@@ -1,9 +1,11 @@
 """The four toygrad benchmark workloads, written the way a PyTorch user would write them (CPU, float32).
 
-    /work/torchvenv/bin/python benchmarks/torch_bench.py [tms dd grok parity-sweep] [--steps N] [--threads T]
+    /tmp/torchvenv/bin/python benchmarks/torch_bench.py [tms dd grok parity-sweep] [--steps N] [--threads T]
+
+(the virtual environment: python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0)
 
 Prints one line per workload in toygrad.bench's format, with `pytorch` in place of `toygrad`:
-    WORKLOAD pytorch steps=N seconds=S us_per_step=U gflops=G final_loss=L [extras]
+    WORKLOAD pytorch steps=N seconds=S us_per_step=U gflops=G final_loss=L cpu_seconds=C [extras]
 seconds: the training loop only, after setup and after a warm-up step on a throwaway copy. gflops uses the same
 hand-counted FLOPs per step as toygrad/bench.py (copied here: this script must run without toygrad installed).
 
@@ -11,12 +13,13 @@ Self-contained on purpose: toygrad never imports it (torch lives in its own virt
 nothing from toygrad. Each workload follows the definition in issue 7 / toygrad/bench.py; where PyTorch has an
 idiomatic tool (autograd, torch.optim.AdamW, LambdaLR, F.cross_entropy, bmm), it is used.
 """
-import argparse
 import math
 import time
 
 import torch
 import torch.nn.functional as F
+
+import report          # benchmarks/report.py: the report line and command line
 
 
 def tms():
@@ -177,24 +180,16 @@ def run(name, steps=None):
     for _ in range(steps):
         loss = step()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    extra = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in extras().items())
-    return (f"{name} pytorch steps={steps} seconds={seconds:.3f} us_per_step={seconds / steps * 1e6:.1f} "
-            f"gflops={flops * steps / seconds / 1e9:.2f} final_loss={float(loss.detach().sum()):.6g}"
-            + f" cpu_seconds={cpu:.3f}" + (f" {extra}" if extra else ""))
+    return report.line(name, "pytorch", steps, seconds, flops, float(loss.detach().sum()), cpu, extras())
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workloads", nargs="*", metavar="WORKLOAD", help=f"any of {', '.join(WORKLOADS)} (default: all)")
-    parser.add_argument("--steps", type=int, help="training steps (default: each workload's own)")
-    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: PyTorch's own, one per core)")
-    args = parser.parse_args(argv)
-    unknown = [w for w in args.workloads if w not in WORKLOADS]
-    if unknown:
-        parser.error(f"unknown workload {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    def threads(parser):
+        parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: PyTorch's own, one per core)")
+    args = report.arguments(__doc__, WORKLOADS, argv, threads)
     if args.threads:
         torch.set_num_threads(args.threads)
-    for name in args.workloads or WORKLOADS:
+    for name in args.workloads:
         print(run(name, args.steps), flush=True)
 
 
