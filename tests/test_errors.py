@@ -126,3 +126,14 @@ def test_sample_sparse_checks_its_arguments():
         tg.kernels.sample_sparse(rng, np.zeros((2, 4, 5)), np.array([0.5, 1.5]))
     with pytest.raises(TypeError, match=r"rng must be a numpy Generator, got int"):
         tg.kernels.sample_sparse(0, np.zeros((2, 4, 5)), np.ones(2))
+
+
+def test_gradcheck_resolves_a_small_gradient_beside_large_outputs():
+    """CI's draw for tied + b (hypothesis, tests/test_ops.py): instance 3's gradient dW[3, 3, 0] = 2.1e-4 sits beside
+    instance 1's outputs, which sum (against gradcheck's r) to -64. Differenced as one sum per side, their rounding put
+    1.03e-8 on it, over atol 1e-8 + rtol 2.1e-10; element by element they cancel exactly and it passes."""
+    x, W, b = np.zeros((4, 3, 4)), np.zeros((4, 4, 4)), np.zeros((4, 4))
+    x[1, 0, :3], x[3, 2, 3] = [2.0, -1.0, 1.0], 1.953125e-03
+    W[1, 0, :3], W[1, 1, 0], W[3, 3, 3] = [-2.0, 1.9, -2.0], 1.75, 0.4140625
+    b[2, 3], b[3, 2] = 1.0, 1.03125
+    assert tg.gradcheck(tg.tied, x, W, b, name="tied + b")
