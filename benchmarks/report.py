@@ -1,5 +1,6 @@
-"""What the benchmark twins (torch_bench.py, jax_bench.py) share with toygrad.bench: its report line and its command
-line. The standard library only: each twin runs in its own virtual environment, without toygrad or numpy."""
+"""What the benchmark twins (torch_bench.py, jax_bench.py) share: toygrad.bench's report line and command line, which
+toygrad/bench.py writes out itself (tests/test_bench.py checks the fields agree). The standard library only: each
+twin runs in its own virtual environment, without toygrad or numpy."""
 import argparse
 
 

@@ -2,7 +2,8 @@
 
     /tmp/torchvenv/bin/python benchmarks/torch_bench.py [tms dd grok parity-sweep] [--steps N] [--threads T]
 
-(the virtual environment: python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0)
+(the virtual environment: python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0, which on
+this machine installs its CPU build from a local file; elsewhere add --index-url https://download.pytorch.org/whl/cpu)
 
 Prints one line per workload in toygrad.bench's format, with `pytorch` in place of `toygrad`:
     WORKLOAD pytorch steps=N seconds=S us_per_step=U gflops=G final_loss=L cpu_seconds=C [extras]

@@ -130,8 +130,8 @@ def test_sample_sparse_checks_its_arguments():
 
 def test_gradcheck_resolves_a_small_gradient_beside_large_outputs():
     """CI's draw for tied + b (hypothesis, tests/test_ops.py): instance 3's gradient dW[3, 3, 0] = 2.1e-4 sits beside
-    instance 1's outputs, which sum (against gradcheck's r) to -64. Differenced as one sum per side, their rounding put
-    1.03e-8 on it, over atol 1e-8 + rtol 2.1e-10; element by element they cancel exactly and it passes."""
+    instance 1's outputs, which sum to -67 against gradcheck's r (all four instances: -64). Differenced as one sum per
+    side, their rounding put 1.03e-8 on it, over atol 1e-8 + rtol 2.1e-10; element by element they cancel exactly."""
     x, W, b = np.zeros((4, 3, 4)), np.zeros((4, 4, 4)), np.zeros((4, 4))
     x[1, 0, :3], x[3, 2, 3] = [2.0, -1.0, 1.0], 1.953125e-03
     W[1, 0, :3], W[1, 1, 0], W[3, 3, 3] = [-2.0, 1.9, -2.0], 1.75, 0.4140625
