@@ -88,12 +88,12 @@ Scaled down (and why)
 - What the full sweep costs, measured (metrics.json, "full_grid_cost"): the CPU time of a training step of
   each of its 25 groups (45 models each), timed in the default run, times 20,000 steps: 4.8 to 5.1 hours on one
   core, 2.4 to 2.5 hours with 2 processes, 7.4 to 7.9 models per minute in the last two course runs (earlier
-  runs, with older numpy and numba builds and more load, timed 5.2 to 8.6 hours on one core). (Checked: the timed step agrees within 3% with the marginal cost per step of 300- and
-  900-step runs, evaluation included.) A step costs from 0.003 s (hidden 16, 750 strings) to 0.13 s (hidden
-  258, 1,750 strings); that largest group alone takes 0.71 hours, which is what a cluster of 8 or more
-  workers would take for the whole sweep, unless the groups are cut smaller (group_by=("hidden",
-  "train_size", "seed"): 225 groups of 5 models). The reduced grid here ran at 34 to 39 models per minute
-  per process (CPU time; smaller models).
+  runs, with older numpy and numba builds and more load, timed 5.2 to 8.6 hours on one core). (Checked: the
+  timed step agrees within 3% with the marginal cost per step of 300- and 900-step runs, evaluation included.)
+  A step costs from 0.003 s (hidden 16, 750 strings) to 0.13 s (hidden 258, 1,750 strings); that largest group
+  alone takes 0.71 hours, which is what a cluster of 8 or more workers would take for the whole sweep, unless
+  the groups are cut smaller (group_by=("hidden", "train_size", "seed"): 225 groups of 5 models). The reduced
+  grid here ran at 34 to 39 models per minute per process (CPU time; smaller models).
 - 2,000 held-out strings per seed (the authors: 5,000).
 
 Learning objectives

@@ -129,7 +129,6 @@ def test_the_schedule_scales_the_lr():
     np.testing.assert_allclose(p.data, P0 - 0.1 / 5, rtol=RTOL)
 
 
-
 BEFORE = dict(lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1, l1=0.01)
 AFTER = dict(lr=[0.05, 0.2], betas=(0.5, 0.9), eps=1e-3, weight_decay=0.3, l1=0.02)
 

@@ -6,9 +6,9 @@ The error of this estimate is O(eps²) from the Taylor series plus O(1e-16 S / e
 the output elements that depend on x_k: the two outputs are subtracted element by element before they are summed
 against r, so an element that does not depend on x_k is computed the same way both times and cancels exactly.
 (Summed first, every element's rounding would count: in a batched op, another instance's outputs summing to -67
-against r put an error of 1e-8 on a gradient of 2e-4, over the tolerance.) With eps = 1e-6 in float64 both errors are far below the
-1e-6 relative tolerance, so a failure means a wrong backward (or a kink: keep inputs away from ReLU's 0 rather than
-loosening the tolerance).
+against r put an error of 1e-8 on a gradient of 2e-4, over the tolerance.) With eps = 1e-6 in float64 both errors
+are far below the 1e-6 relative tolerance, so a failure means a wrong backward (or a kink: keep inputs away from
+ReLU's 0 rather than loosening the tolerance).
 """
 import numpy as np
 

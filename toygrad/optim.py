@@ -202,10 +202,8 @@ class Adam(Optimizer):
         _, _, decay, constants, moments = self._fixed
         t = self.steps + 1
         bias1, bias2 = 1 - self.betas[0] ** t, 1 - self.betas[1] ** t
-        coefficients = {}
-        for dtype, constant in constants.items():              # in adam_rows' order (see kernels.adam_coefficients)
-            step_size, shrink, sqrt_bias2 = kernels.adam_step_coefficients(dtype, lr, decay, bias1, bias2)
-            coefficients[dtype] = (step_size, shrink, *constant, sqrt_bias2)
+        coefficients = {dtype: kernels.adam_coefficients(dtype, lr, decay, bias1, bias2, constant)
+                        for dtype, constant in constants.items()}
         return L, coefficients, moments
 
     def _update(self, i, p, shared):
